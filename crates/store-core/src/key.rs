@@ -1,0 +1,412 @@
+//! Keys: what a user may name an object, normalised once, checked on every operation.
+//!
+//! A key is UTF-8. Normalisation turns `\` into `/`, drops leading `/` and `./`, and collapses
+//! runs of `/`. The result is refused when it is empty, longer than [`MAX_KEY_BYTES`], has a `.`
+//! or `..` segment, ends with `/`, holds a control character, or has a segment starting with
+//! [`RESERVED_PREFIX`] (the store's own temp files and folders). Everything else is accepted:
+//! `v1.0/model`, `file.tar.gz`, `.hidden`, `a b=1/#x$`.
+//!
+//! [`Key`] is the borrowed, already-valid form (like `str`), [`KeyBuf`] the owned one (like
+//! `String`, but cheap to clone). [`Key::parse`] borrows when its input is already normal, so the
+//! common case allocates nothing.
+
+use std::borrow::{Borrow, Cow};
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use ref_cast::RefCast;
+
+use crate::error::{Error, Result};
+
+/// The longest key, in bytes, after normalisation.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// Segments starting with this are the store's own (temp files, lock files, internal folders).
+pub const RESERVED_PREFIX: &str = ".objstore";
+
+/// A valid, normalised key, borrowed. Obtain one with [`Key::parse`].
+///
+/// ```
+/// use store_core::Key;
+/// let key = Key::parse(r"/a\b//c.json").unwrap();
+/// assert_eq!(key.as_str(), "a/b/c.json");
+/// assert!(Key::parse("a/../../etc/passwd").is_err());
+/// ```
+#[derive(RefCast, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(transparent)]
+pub struct Key(str);
+
+/// An owned [`Key`]. Cloning it is a reference-count increment.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KeyBuf(Arc<str>);
+
+impl Key {
+    /// Normalises and checks `input`. Borrows `input` when it is already in normal form.
+    pub fn parse(input: &str) -> Result<Cow<'_, Key>> {
+        if is_normal_form(input) {
+            validate(input, input)?;
+            return Ok(Cow::Borrowed(Key::ref_cast(input)));
+        }
+        let normal = normalise(input);
+        validate(input, &normal)?;
+        Ok(Cow::Owned(KeyBuf(Arc::from(normal))))
+    }
+
+    /// The key as a string, with `/` separators.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The part before the last `/` (empty for a top-level key).
+    pub fn parent(&self) -> &str {
+        self.0.rsplit_once('/').map_or("", |(p, _)| p)
+    }
+
+    /// The last segment.
+    pub fn file_name(&self) -> &str {
+        self.0.rsplit_once('/').map_or(&self.0, |(_, n)| n)
+    }
+
+    /// The segments, in order.
+    pub fn segments(&self) -> impl Iterator<Item = &str> {
+        self.0.split('/')
+    }
+
+    /// This key under `prefix/`. `prefix` must itself be a valid key.
+    pub fn under(&self, prefix: &Key) -> Result<KeyBuf> {
+        let joined = format!("{}/{}", prefix.as_str(), self.as_str());
+        if joined.len() > MAX_KEY_BYTES {
+            return Err(invalid(&joined, too_long_reason()));
+        }
+        Ok(KeyBuf(Arc::from(joined)))
+    }
+}
+
+impl KeyBuf {
+    /// Parses and owns a key.
+    pub fn parse(input: &str) -> Result<KeyBuf> {
+        Key::parse(input).map(Cow::into_owned)
+    }
+
+    /// Wraps a string known to be valid (used by backends for names they listed and checked).
+    pub fn from_valid(s: impl Into<Arc<str>>) -> KeyBuf {
+        let s = s.into();
+        debug_assert!(is_normal_form(&s) && validate(&s, &s).is_ok(), "not a valid key: {s:?}");
+        KeyBuf(s)
+    }
+
+    /// The key as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Deref for KeyBuf {
+    type Target = Key;
+    fn deref(&self) -> &Key {
+        Key::ref_cast(&self.0)
+    }
+}
+
+impl Borrow<Key> for KeyBuf {
+    fn borrow(&self) -> &Key {
+        self
+    }
+}
+
+impl Borrow<str> for KeyBuf {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl ToOwned for Key {
+    type Owned = KeyBuf;
+    fn to_owned(&self) -> KeyBuf {
+        KeyBuf(Arc::from(&self.0))
+    }
+}
+
+impl AsRef<str> for Key {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<Key> for KeyBuf {
+    fn as_ref(&self) -> &Key {
+        self
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for KeyBuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for KeyBuf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl From<&Key> for KeyBuf {
+    fn from(k: &Key) -> KeyBuf {
+        k.to_owned()
+    }
+}
+
+impl From<KeyBuf> for String {
+    fn from(k: KeyBuf) -> String {
+        k.0.to_string()
+    }
+}
+
+impl PartialEq<str> for KeyBuf {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for KeyBuf {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+/// Normalises a listing prefix: like a key, but it may be empty or end with `/`.
+///
+/// Returns the normal form (`""` lists everything). `.`/`..` segments, control characters and
+/// reserved names are refused like in keys.
+pub fn normalise_prefix(input: &str) -> Result<String> {
+    let normal = normalise(input);
+    if normal.len() > MAX_KEY_BYTES {
+        return Err(invalid(input, too_long_reason()));
+    }
+    let body = normal.strip_suffix('/').unwrap_or(&normal);
+    if !body.is_empty() {
+        for segment in body.split('/') {
+            check_segment(input, segment)?;
+        }
+    }
+    Ok(normal)
+}
+
+/// True when `s` would come out of [`normalise`] unchanged.
+fn is_normal_form(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.first() == Some(&b'/') || s.starts_with("./") {
+        return false;
+    }
+    let mut prev_slash = false;
+    for &c in b {
+        match c {
+            b'\\' => return false,
+            b'/' if prev_slash => return false,
+            _ => {}
+        }
+        prev_slash = c == b'/';
+    }
+    true
+}
+
+fn normalise(input: &str) -> String {
+    let mut s = input.replace('\\', "/");
+    // Drop leading "/" and "./" (in any mix), then collapse runs of '/'.
+    let start = {
+        let mut rest = s.as_str();
+        loop {
+            if let Some(r) = rest.strip_prefix('/') {
+                rest = r;
+            } else if let Some(r) = rest.strip_prefix("./") {
+                rest = r;
+            } else {
+                break;
+            }
+        }
+        s.len() - rest.len()
+    };
+    s.drain(..start);
+    let mut out = String::with_capacity(s.len());
+    let mut prev_slash = false;
+    for c in s.chars() {
+        if c == '/' && prev_slash {
+            continue;
+        }
+        prev_slash = c == '/';
+        out.push(c);
+    }
+    out
+}
+
+fn validate(input: &str, normal: &str) -> Result<()> {
+    if normal.is_empty() {
+        return Err(invalid(input, "the key is empty; give the object a name such as \"prices/spy.csv\"".into()));
+    }
+    if normal.len() > MAX_KEY_BYTES {
+        return Err(invalid(input, too_long_reason()));
+    }
+    if normal.ends_with('/') {
+        return Err(invalid(
+            input,
+            "the key ends with '/', which names a folder, not an object; add a file name".into(),
+        ));
+    }
+    for segment in normal.split('/') {
+        check_segment(input, segment)?;
+    }
+    Ok(())
+}
+
+fn check_segment(input: &str, segment: &str) -> Result<()> {
+    if segment == "." || segment == ".." {
+        return Err(invalid(
+            input,
+            format!("'{segment}' segments are not allowed: a key cannot point outside its folder"),
+        ));
+    }
+    if let Some(c) = segment.chars().find(|c| c.is_control()) {
+        return Err(invalid(
+            input,
+            format!("the key holds the control character U+{:04X}; use printable characters", c as u32),
+        ));
+    }
+    if segment.starts_with(RESERVED_PREFIX) {
+        return Err(invalid(
+            input,
+            format!("names starting with '{RESERVED_PREFIX}' are reserved for the store's own files"),
+        ));
+    }
+    Ok(())
+}
+
+fn too_long_reason() -> String {
+    format!("the key is longer than {MAX_KEY_BYTES} bytes; use a shorter key")
+}
+
+fn invalid(input: &str, reason: String) -> Error {
+    Error::InvalidKey { key: crate::error::shorten(input), reason }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(s: &str) -> String {
+        Key::parse(s).map(|k| k.as_str().to_string()).unwrap_or_else(|e| panic!("{s:?}: {e}"))
+    }
+
+    fn refused(s: &str) -> bool {
+        matches!(Key::parse(s), Err(Error::InvalidKey { .. }))
+    }
+
+    #[test]
+    fn lean_examples_are_accepted() {
+        assert_eq!(norm("jose-something/pepe/ILove"), "jose-something/pepe/ILove");
+        assert_eq!(norm("prefix/ILove"), "prefix/ILove");
+        assert_eq!(norm("/prefix/ILove"), "prefix/ILove");
+        assert_eq!(norm("a/super/prefix/ILove"), "a/super/prefix/ILove");
+        assert_eq!(norm(r"./a/su-p_er\pr##efi$x/ILove"), "a/su-p_er/pr##efi$x/ILove");
+        assert_eq!(norm(r"./a/su-p_er\pr x=/ILove"), "a/su-p_er/pr x=/ILove");
+        assert_eq!(norm("my_key.json"), "my_key.json");
+        assert_eq!(norm("x=1"), "x=1");
+        assert_eq!(norm("test/123"), "test/123");
+    }
+
+    #[test]
+    fn ordinary_names_lean_refused_are_accepted() {
+        for k in ["v1.0/model", "file.tar.gz", ".hidden", "a b=1/#x$", "..x", "x..", "a/...", "ünï/κ"] {
+            assert_eq!(norm(k), k);
+        }
+    }
+
+    #[test]
+    fn normalisation() {
+        assert_eq!(norm(r"\a\b"), "a/b");
+        assert_eq!(norm("//a///b"), "a/b");
+        assert_eq!(norm("././a"), "a");
+        assert_eq!(norm("/./a"), "a");
+        assert_eq!(norm(".//a"), "a");
+        assert!(matches!(Key::parse("a/b").unwrap(), Cow::Borrowed(_)));
+        assert!(matches!(Key::parse("/a/b").unwrap(), Cow::Owned(_)));
+    }
+
+    #[test]
+    fn bad_keys_are_refused() {
+        for k in [
+            "",
+            "/",
+            "./",
+            "a/",
+            "a/b/",
+            "..",
+            ".",
+            "../x",
+            "a/../../x",
+            "a/./b",
+            "a/..",
+            r"..\x",
+            "a\u{0}b",
+            "a\nb",
+            "a\u{7f}",
+            "a\u{85}",
+            ".objstore",
+            ".objstore-tmp-1",
+            "a/.objstore/x",
+        ] {
+            assert!(refused(k), "{k:?} should be refused");
+        }
+        assert!(refused(&"x".repeat(MAX_KEY_BYTES + 1)));
+        assert_eq!(norm(&"x".repeat(MAX_KEY_BYTES)).len(), MAX_KEY_BYTES);
+    }
+
+    #[test]
+    fn error_names_the_key_and_says_why() {
+        let e = Key::parse("a/../../x").unwrap_err().to_string();
+        assert!(e.contains("a/../../x") && e.contains("outside"), "{e}");
+    }
+
+    #[test]
+    fn prefixes() {
+        assert_eq!(normalise_prefix("").unwrap(), "");
+        assert_eq!(normalise_prefix("/a/").unwrap(), "a/");
+        assert_eq!(normalise_prefix(r"a\b").unwrap(), "a/b");
+        assert!(normalise_prefix("../").is_err());
+        assert!(normalise_prefix("a/../").is_err());
+    }
+
+    #[test]
+    fn under_joins() {
+        let k = Key::parse("x/y").unwrap();
+        let p = Key::parse("proj").unwrap();
+        assert_eq!(k.under(&p).unwrap().as_str(), "proj/x/y");
+        assert_eq!(k.parent(), "x");
+        assert_eq!(k.file_name(), "y");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn normalisation_is_idempotent_and_never_escapes(s in "[a-z./\\\\ ]{0,40}") {
+            if let Ok(k) = Key::parse(&s) {
+                let again = Key::parse(k.as_str()).unwrap();
+                proptest::prop_assert_eq!(again.as_str(), k.as_str());
+                proptest::prop_assert!(!k.segments().any(|seg| seg == ".." || seg == "." || seg.is_empty()));
+                proptest::prop_assert!(!k.as_str().starts_with('/'));
+            }
+        }
+    }
+}

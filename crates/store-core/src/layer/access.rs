@@ -1,0 +1,100 @@
+//! Permissions: refuses what [`Access`] does not allow, before anything reaches storage.
+//!
+//! Read covers get, head, listing and local paths; write covers put; delete covers delete.
+//! Usage figures stay readable for monitoring, and the store lock passes through.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::{self, BoxStream, StreamExt};
+
+use crate::backend::{Backend, Capabilities, GetOptions, GetResult, ObjectMeta, PutMode, StoreLock, Usage};
+use crate::error::{Error, Operation, Result};
+use crate::key::{Key, KeyBuf};
+use crate::ledger::UsageLedger;
+use crate::options::Access;
+
+/// A [`Backend`] that enforces [`Access`].
+#[derive(Debug)]
+pub struct AccessLayer {
+    inner: Arc<dyn Backend>,
+    access: Access,
+}
+
+impl AccessLayer {
+    /// Wraps `inner`, allowing what `access` allows.
+    pub fn new(inner: Arc<dyn Backend>, access: Access) -> AccessLayer {
+        AccessLayer { inner, access }
+    }
+
+    fn allow(&self, operation: Operation) -> Result<()> {
+        let allowed = match operation {
+            Operation::Read => self.access.read,
+            Operation::Write => self.access.write,
+            Operation::Delete => self.access.delete,
+        };
+        if allowed { Ok(()) } else { Err(Error::PermissionDenied { operation }) }
+    }
+
+    fn refused_stream<T: Send + 'static>(&self) -> Option<BoxStream<'static, Result<T>>> {
+        self.allow(Operation::Read).err().map(|e| stream::once(async move { Err(e) }).boxed())
+    }
+}
+
+#[async_trait]
+impl Backend for AccessLayer {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+
+    async fn put(&self, key: &Key, value: Bytes, mode: &PutMode) -> Result<ObjectMeta> {
+        self.allow(Operation::Write)?;
+        self.inner.put(key, value, mode).await
+    }
+
+    async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult> {
+        self.allow(Operation::Read)?;
+        self.inner.get(key, opts).await
+    }
+
+    async fn head(&self, key: &Key) -> Result<ObjectMeta> {
+        self.allow(Operation::Read)?;
+        self.inner.head(key).await
+    }
+
+    async fn delete(&self, key: &Key) -> Result<()> {
+        self.allow(Operation::Delete)?;
+        self.inner.delete(key).await
+    }
+
+    fn list(&self, prefix: &str) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.refused_stream().unwrap_or_else(|| self.inner.list(prefix))
+    }
+
+    fn list_keys(&self, prefix: &str) -> BoxStream<'static, Result<KeyBuf>> {
+        self.refused_stream().unwrap_or_else(|| self.inner.list_keys(prefix))
+    }
+
+    async fn usage(&self) -> Result<Usage> {
+        self.inner.usage().await
+    }
+
+    async fn local_path(&self, key: &Key, create_parents: bool) -> Result<Option<PathBuf>> {
+        self.allow(Operation::Read)?;
+        self.inner.local_path(key, create_parents).await
+    }
+
+    fn usage_ledger(&self) -> Option<Arc<dyn UsageLedger>> {
+        self.inner.usage_ledger()
+    }
+
+    async fn lock_store(&self) -> Result<Option<StoreLock>> {
+        self.inner.lock_store().await
+    }
+}

@@ -1,0 +1,251 @@
+//! The read cache: a moka cache bounded in bytes, in front of any backend.
+//!
+//! Values are shared as `Bytes`, so nobody can change what the cache holds. What a cached value
+//! is worth depends on [`CachePolicy`]: `Revalidate` asks the backend whether the cached version
+//! is still current (a conditional get: a stat on disk, a 304 on S3) before serving it; `Trust`
+//! serves it as is; `Ttl` trusts it for a while after each check.
+//!
+//! A read that raced a write must not put the older value back into the cache. Writes bump a
+//! generation counter of the key's stripe; a read only fills the cache if the generation it saw
+//! before asking the backend is still the current one.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+
+use crate::backend::{Backend, Capabilities, GetOptions, GetResult, Object, ObjectMeta, PutMode, StoreLock, Usage};
+use crate::error::{Error, Result};
+use crate::key::{Key, KeyBuf};
+use crate::ledger::UsageLedger;
+use crate::options::{CacheOptions, CachePolicy};
+
+const STRIPES: usize = 64;
+
+/// A [`Backend`] that caches values read from or written to the one beneath it.
+#[derive(Debug)]
+pub struct CacheLayer {
+    inner: Arc<dyn Backend>,
+    cache: moka::sync::Cache<KeyBuf, Arc<Cached>>,
+    options: CacheOptions,
+    /// Write generation of each stripe of keys; see the module documentation.
+    generations: Box<[Mutex<u64>]>,
+    epoch: Instant,
+}
+
+#[derive(Debug)]
+struct Cached {
+    bytes: Bytes,
+    meta: ObjectMeta,
+    /// When the backend last confirmed this version, in nanoseconds since `CacheLayer::epoch`.
+    checked_at: AtomicU64,
+}
+
+impl CacheLayer {
+    /// Wraps `inner` with a cache configured by `options`.
+    pub fn new(inner: Arc<dyn Backend>, options: CacheOptions) -> CacheLayer {
+        let cache = moka::sync::Cache::builder()
+            .max_capacity(options.capacity_bytes)
+            .weigher(|k: &KeyBuf, v: &Arc<Cached>| {
+                u32::try_from(k.as_str().len() + v.bytes.len() + 96).unwrap_or(u32::MAX)
+            })
+            .build();
+        CacheLayer {
+            inner,
+            cache,
+            options,
+            generations: (0..STRIPES).map(|_| Mutex::new(0)).collect(),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// Drops every cached value.
+    pub fn clear(&self) {
+        self.cache.invalidate_all();
+    }
+
+    /// Drops the cached value of one key.
+    pub fn forget(&self, key: &Key) {
+        self.written(key, None);
+    }
+
+    /// The number of cached values (approximate: moka applies changes lazily).
+    pub fn entry_count(&self) -> u64 {
+        self.cache.run_pending_tasks();
+        self.cache.entry_count()
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn stripe(&self, key: &Key) -> MutexGuard<'_, u64> {
+        let i = (xxhash_rust::xxh3::xxh3_64(key.as_str().as_bytes()) % STRIPES as u64) as usize;
+        // The guarded value is a counter; a poisoned lock still holds a usable one.
+        self.generations[i].lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// True when `entry` may be served without asking the backend.
+    fn is_fresh(&self, entry: &Cached) -> bool {
+        match self.options.policy {
+            CachePolicy::Trust => true,
+            CachePolicy::Revalidate => false,
+            CachePolicy::Ttl(ttl) => {
+                let age = self.now().saturating_sub(entry.checked_at.load(Ordering::Relaxed));
+                u128::from(age) < ttl.as_nanos()
+            }
+        }
+    }
+
+    fn cacheable(&self, len: usize) -> bool {
+        len as u64 <= self.options.max_entry_bytes
+    }
+
+    fn entry(&self, object: &Object) -> Arc<Cached> {
+        Arc::new(Cached {
+            bytes: object.bytes.clone(),
+            meta: object.meta.clone(),
+            checked_at: AtomicU64::new(self.now()),
+        })
+    }
+
+    /// Fills the cache after a read, unless a write to the key's stripe happened since
+    /// `generation` was taken.
+    fn fill(&self, key: &Key, generation: u64, object: &Object) {
+        if !self.cacheable(object.bytes.len()) {
+            return;
+        }
+        let current = self.stripe(key);
+        if *current == generation {
+            self.cache.insert(KeyBuf::from(key), self.entry(object));
+        }
+    }
+
+    /// Records a write (or a delete, `object == None`) and what the cache should now hold.
+    fn written(&self, key: &Key, object: Option<&Object>) {
+        let mut generation = self.stripe(key);
+        *generation += 1;
+        match object {
+            Some(o) if self.cacheable(o.bytes.len()) => self.cache.insert(KeyBuf::from(key), self.entry(o)),
+            _ => self.cache.invalidate(key),
+        }
+    }
+
+    fn answer(cached: &Cached, opts: &GetOptions) -> GetResult {
+        if opts.if_none_match.as_ref() == Some(&cached.meta.version) {
+            GetResult::NotModified
+        } else {
+            GetResult::Found(Object { bytes: cached.bytes.clone(), meta: cached.meta.clone() })
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for CacheLayer {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+
+    async fn put(&self, key: &Key, value: Bytes, mode: &PutMode) -> Result<ObjectMeta> {
+        match self.inner.put(key, value.clone(), mode).await {
+            Ok(meta) => {
+                self.written(key, Some(&Object { bytes: value, meta: meta.clone() }));
+                Ok(meta)
+            }
+            Err(e) => {
+                // A refused conditional put means our copy may be stale; any other failure
+                // leaves the stored value unknown. Either way, forget it.
+                self.written(key, None);
+                Err(e)
+            }
+        }
+    }
+
+    async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult> {
+        let cached = self.cache.get(key);
+        if let Some(cached) = &cached {
+            if self.is_fresh(cached) {
+                return Ok(Self::answer(cached, opts));
+            }
+        }
+        let generation = *self.stripe(key);
+        let Some(cached) = cached else {
+            let result = self.inner.get(key, opts).await?;
+            if let GetResult::Found(object) = &result {
+                self.fill(key, generation, object);
+            }
+            return Ok(result);
+        };
+        let revalidate = GetOptions { if_none_match: Some(cached.meta.version.clone()) };
+        match self.inner.get(key, &revalidate).await {
+            Ok(GetResult::NotModified) => {
+                cached.checked_at.store(self.now(), Ordering::Relaxed);
+                Ok(Self::answer(&cached, opts))
+            }
+            Ok(GetResult::Found(object)) => {
+                self.fill(key, generation, &object);
+                if opts.if_none_match.as_ref() == Some(&object.meta.version) {
+                    Ok(GetResult::NotModified)
+                } else {
+                    Ok(GetResult::Found(object))
+                }
+            }
+            Err(e) => {
+                if matches!(e, Error::NotFound { .. }) {
+                    let current = self.stripe(key);
+                    if *current == generation {
+                        self.cache.invalidate(key);
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn head(&self, key: &Key) -> Result<ObjectMeta> {
+        if let Some(cached) = self.cache.get(key) {
+            if self.is_fresh(&cached) {
+                return Ok(cached.meta.clone());
+            }
+        }
+        self.inner.head(key).await
+    }
+
+    async fn delete(&self, key: &Key) -> Result<()> {
+        let result = self.inner.delete(key).await;
+        self.written(key, None);
+        result
+    }
+
+    fn list(&self, prefix: &str) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    fn list_keys(&self, prefix: &str) -> BoxStream<'static, Result<KeyBuf>> {
+        self.inner.list_keys(prefix)
+    }
+
+    async fn usage(&self) -> Result<Usage> {
+        self.inner.usage().await
+    }
+
+    async fn local_path(&self, key: &Key, create_parents: bool) -> Result<Option<PathBuf>> {
+        self.inner.local_path(key, create_parents).await
+    }
+
+    fn usage_ledger(&self) -> Option<Arc<dyn UsageLedger>> {
+        self.inner.usage_ledger()
+    }
+
+    async fn lock_store(&self) -> Result<Option<StoreLock>> {
+        self.inner.lock_store().await
+    }
+}

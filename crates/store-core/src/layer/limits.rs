@@ -1,0 +1,240 @@
+//! Limits on bytes, objects and object size, enforced atomically.
+//!
+//! Usage is kept incrementally in a [`UsageLedger`]: the backend's shared one when it has one
+//! (so every handle and, on local disk, every process counts against the same figures), else a
+//! ledger of this layer counted once when the store opens. No save walks the whole store, unlike
+//! LEAN.
+//!
+//! A save takes one of two paths:
+//! - **Fast**, while usage is comfortably below every limit: the save reserves its bytes (the
+//!   whole new size, not just the growth, and one object) in the ledger, writes, then releases the
+//!   reservation. Reservations of every handle are in the shared ledger, so concurrent fast saves
+//!   can never overshoot together.
+//! - **Exact**, when a save would bring usage within [`RECOUNT_MARGIN`] of a limit: it waits until
+//!   no other save of this store is in flight, takes the backend's cross-process store lock when
+//!   there is one, recounts usage from the backend (so objects that other programs added count
+//!   too), resets the ledger to the recount, decides exactly, and writes while holding all that.
+//!
+//! Reaching a limit exactly is allowed; an overwrite counts at its new size; a save that does not
+//! grow usage (a shrinking overwrite) is allowed even when the store is already over a limit.
+//! Saves of the same key through one store are serialised, so the size an overwrite replaces is
+//! the one it measured.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use tokio::sync::{Mutex as AsyncMutex, RwLock as AsyncRwLock};
+
+use crate::backend::{Backend, Capabilities, GetOptions, GetResult, ObjectMeta, PutMode, StoreLock, Usage};
+use crate::error::{Error, LimitKind, Result};
+use crate::key::{Key, KeyBuf};
+use crate::ledger::{LedgerFigures, LocalLedger, UsageLedger};
+use crate::options::Limits;
+
+/// Saves that would bring usage closer than this fraction of a limit take the exact path.
+pub const RECOUNT_MARGIN: f64 = 0.10;
+
+const KEY_STRIPES: usize = 256;
+
+/// A [`Backend`] that refuses saves which would exceed [`Limits`].
+#[derive(Debug)]
+pub struct LimitsLayer {
+    inner: Arc<dyn Backend>,
+    limits: Limits,
+    ledger: Arc<dyn UsageLedger>,
+    /// True when the backend updates the ledger's committed figures itself.
+    backend_counts: bool,
+    /// Fast saves hold it shared; an exact save holds it alone.
+    gate: AsyncRwLock<()>,
+    /// Serialises saves and deletes of keys in the same stripe.
+    keys: Box<[AsyncMutex<()>]>,
+}
+
+impl LimitsLayer {
+    /// Wraps `inner`. Uses the backend's shared ledger, or counts usage once now.
+    pub async fn new(inner: Arc<dyn Backend>, limits: Limits) -> Result<LimitsLayer> {
+        let (ledger, backend_counts): (Arc<dyn UsageLedger>, bool) = match inner.usage_ledger() {
+            Some(ledger) => (ledger, true),
+            None => (Arc::new(LocalLedger::new(inner.usage().await?)), false),
+        };
+        Ok(LimitsLayer {
+            inner,
+            limits,
+            ledger,
+            backend_counts,
+            gate: AsyncRwLock::new(()),
+            keys: (0..KEY_STRIPES).map(|_| AsyncMutex::new(())).collect(),
+        })
+    }
+
+    /// The usage the ledger holds now (no recount).
+    pub fn counted(&self) -> Result<Usage> {
+        Ok(self.ledger.read()?.usage())
+    }
+
+    fn key_lock(&self, key: &Key) -> &AsyncMutex<()> {
+        &self.keys[(xxhash_rust::xxh3::xxh3_64(key.as_str().as_bytes()) % KEY_STRIPES as u64) as usize]
+    }
+
+    /// The size of the object under `key` now, or `None`.
+    async fn current_size(&self, key: &Key) -> Result<Option<u64>> {
+        match self.inner.head(key).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Reserves room for a save of `size` bytes if usage stays comfortably below every limit.
+    fn try_reserve(&self, size: u64) -> Result<bool> {
+        let comfortable = |used: u64, reserved: u64, add: u64, limit: Option<u64>| match limit {
+            None => true,
+            Some(limit) => {
+                let threshold = (limit as f64 * (1.0 - RECOUNT_MARGIN)) as u64;
+                used.saturating_add(reserved).saturating_add(add) <= threshold
+            }
+        };
+        let mut admitted = false;
+        self.ledger.update(&mut |f| {
+            admitted = comfortable(f.bytes, f.reserved_bytes, size, self.limits.max_bytes)
+                && comfortable(f.objects, f.reserved_objects, 1, self.limits.max_objects);
+            if admitted {
+                f.reserved_bytes += size;
+                f.reserved_objects += 1;
+            }
+        })?;
+        Ok(admitted)
+    }
+
+    /// Releases a reservation and, when the backend does not count, records the save.
+    fn settle(&self, reserved: Option<u64>, saved: Option<(Option<u64>, u64)>) -> Result<()> {
+        self.ledger.update(&mut |f| {
+            if let Some(size) = reserved {
+                f.reserved_bytes = f.reserved_bytes.saturating_sub(size);
+                f.reserved_objects = f.reserved_objects.saturating_sub(1);
+            }
+            if let (false, Some((old, new))) = (self.backend_counts, saved) {
+                f.apply(old, Some(new));
+            }
+        })?;
+        Ok(())
+    }
+
+    fn exceeded(key: &Key, kind: LimitKind, used: u64, limit: u64, requested: u64) -> Error {
+        Error::LimitExceeded { key: key.to_string(), kind, used, limit, requested }
+    }
+
+    /// The exact decision, against a fresh recount plus what other handles have in flight.
+    fn check_exact(&self, key: &Key, f: &LedgerFigures, old: Option<u64>, size: u64) -> Result<()> {
+        if let (Some(max), None) = (self.limits.max_objects, old) {
+            let used = f.objects + f.reserved_objects;
+            if used + 1 > max {
+                return Err(Self::exceeded(key, LimitKind::Objects, used, max, 1));
+            }
+        }
+        if let Some(max) = self.limits.max_bytes {
+            let used = f.bytes + f.reserved_bytes;
+            let after = used.saturating_sub(old.unwrap_or(0)).saturating_add(size);
+            if size > old.unwrap_or(0) && after > max {
+                return Err(Self::exceeded(key, LimitKind::Bytes, used, max, size));
+            }
+        }
+        Ok(())
+    }
+
+    async fn put_exact(&self, key: &Key, value: Bytes, mode: &PutMode) -> Result<ObjectMeta> {
+        let _alone = self.gate.write().await;
+        let _store = self.inner.lock_store().await?;
+        let recount = self.inner.usage().await?;
+        let figures = self.ledger.update(&mut |f| {
+            f.bytes = recount.bytes;
+            f.objects = recount.objects;
+        })?;
+        let old = self.current_size(key).await?;
+        let size = value.len() as u64;
+        self.check_exact(key, &figures, old, size)?;
+        let meta = self.inner.put(key, value, mode).await?;
+        self.settle(None, Some((old, size)))?;
+        Ok(meta)
+    }
+}
+
+#[async_trait]
+impl Backend for LimitsLayer {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+
+    async fn put(&self, key: &Key, value: Bytes, mode: &PutMode) -> Result<ObjectMeta> {
+        let size = value.len() as u64;
+        if let Some(max) = self.limits.max_object_bytes {
+            if size > max {
+                return Err(Self::exceeded(key, LimitKind::ObjectSize, size, max, size));
+            }
+        }
+        let _key = self.key_lock(key).lock().await;
+        {
+            let _shared = self.gate.read().await;
+            if self.try_reserve(size)? {
+                let result = match self.current_size(key).await {
+                    Ok(old) => self.inner.put(key, value, mode).await.map(|meta| (meta, old)),
+                    Err(e) => Err(e),
+                };
+                let saved = result.as_ref().ok().map(|(_, old)| (*old, size));
+                self.settle(Some(size), saved)?;
+                return result.map(|(meta, _)| meta);
+            }
+        }
+        self.put_exact(key, value, mode).await
+    }
+
+    async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult> {
+        self.inner.get(key, opts).await
+    }
+
+    async fn head(&self, key: &Key) -> Result<ObjectMeta> {
+        self.inner.head(key).await
+    }
+
+    async fn delete(&self, key: &Key) -> Result<()> {
+        let _key = self.key_lock(key).lock().await;
+        let _shared = self.gate.read().await;
+        let old = self.current_size(key).await?;
+        self.inner.delete(key).await?;
+        if !self.backend_counts {
+            self.ledger.update(&mut |f| f.apply(old, None))?;
+        }
+        Ok(())
+    }
+
+    fn list(&self, prefix: &str) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    fn list_keys(&self, prefix: &str) -> BoxStream<'static, Result<KeyBuf>> {
+        self.inner.list_keys(prefix)
+    }
+
+    async fn usage(&self) -> Result<Usage> {
+        self.inner.usage().await
+    }
+
+    async fn local_path(&self, key: &Key, create_parents: bool) -> Result<Option<PathBuf>> {
+        self.inner.local_path(key, create_parents).await
+    }
+
+    fn usage_ledger(&self) -> Option<Arc<dyn UsageLedger>> {
+        self.inner.usage_ledger()
+    }
+
+    async fn lock_store(&self) -> Result<Option<StoreLock>> {
+        self.inner.lock_store().await
+    }
+}

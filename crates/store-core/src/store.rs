@@ -1,0 +1,388 @@
+//! The `ObjectStore` facade: LEAN's Object Store API in Rust form.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::stream::{self, Stream, StreamExt, TryStreamExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::backend::{Backend, Capabilities, Object, ObjectMeta, PutMode, Usage, get_object};
+use crate::builder::StoreBuilder;
+use crate::error::{Error, Format, Result};
+use crate::io::offload;
+use crate::key::{Key, KeyBuf, normalise_prefix};
+use crate::layer::CacheLayer;
+use crate::options::{Access, Limits};
+use crate::staging::Staging;
+
+/// How many values `entries()` reads ahead of the consumer.
+const ENTRIES_READ_AHEAD: usize = 4;
+
+/// A key-value Object Store. Cheap to clone; clones share the same storage, cache and limits.
+///
+/// ```
+/// # tokio_test_block_on(async {
+/// let store = store_core::open("memory://").await?;
+/// store.save("greeting", "hello").await?;
+/// assert_eq!(store.read("greeting").await?, "hello");
+/// store.save_json("params/v1", &serde_json::json!({"lookback": 20})).await?;
+/// assert_eq!(store.keys().await?, vec!["greeting", "params/v1"]);
+/// # Ok::<(), store_core::Error>(()) });
+/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Runtime::new().unwrap().block_on(f) }
+/// ```
+#[derive(Clone)]
+pub struct ObjectStore {
+    shared: Arc<Shared>,
+    /// The project a view is scoped to: keys live under `{project}/`.
+    project: Option<std::result::Result<KeyBuf, (String, String)>>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) url: String,
+    pub(crate) stack: Arc<dyn Backend>,
+    pub(crate) cache: Option<Arc<CacheLayer>>,
+    pub(crate) limits: Limits,
+    pub(crate) access: Access,
+    pub(crate) staging: Arc<Staging>,
+}
+
+impl fmt::Debug for ObjectStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("ObjectStore");
+        d.field("url", &self.shared.url);
+        if let Some(p) = &self.project {
+            d.field("project", &p.as_ref().map(|k| k.as_str()).unwrap_or_else(|(k, _)| k.as_str()));
+        }
+        d.finish_non_exhaustive()
+    }
+}
+
+impl ObjectStore {
+    /// Starts building a store for `url` (`file:///abs/dir`, `file://rel/dir`, `memory://`, ...).
+    pub fn builder(url: impl Into<String>) -> StoreBuilder {
+        StoreBuilder::new(url.into())
+    }
+
+    pub(crate) fn from_shared(shared: Shared) -> ObjectStore {
+        ObjectStore { shared: Arc::new(shared), project: None }
+    }
+
+    /// The URL (or backend name) this store was opened with.
+    pub fn url(&self) -> &str {
+        &self.shared.url
+    }
+
+    /// What the backend can do.
+    pub fn capabilities(&self) -> Capabilities {
+        self.shared.stack.capabilities()
+    }
+
+    /// The whole layer stack as a [`Backend`] (not scoped to a project view). For adapters and
+    /// tools that speak the backend contract.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.shared.stack
+    }
+
+    /// The access this store was opened with.
+    pub fn access(&self) -> Access {
+        self.shared.access
+    }
+
+    /// The limits this store enforces.
+    pub fn limits(&self) -> Limits {
+        self.shared.limits
+    }
+
+    /// A view whose keys live under `{project_id}/`. Views share storage, cache and limits.
+    /// An invalid project id makes every operation of the view fail with `InvalidKey`.
+    pub fn project(&self, project_id: &str) -> ObjectStore {
+        let parsed = match (&self.project, Key::parse(project_id)) {
+            (Some(Err(e)), _) => Err(e.clone()),
+            (_, Err(Error::InvalidKey { key, reason })) => Err((key, format!("bad project id: {reason}"))),
+            (_, Err(other)) => Err((project_id.to_string(), other.to_string())),
+            (None, Ok(id)) => Ok(id.into_owned()),
+            (Some(Ok(outer)), Ok(id)) => {
+                id.under(outer).map_err(|e| (project_id.to_string(), format!("bad project id: {e}")))
+            }
+        };
+        ObjectStore { shared: self.shared.clone(), project: Some(parsed) }
+    }
+
+    /// The project prefix of a view (with a trailing `/`), or `""`.
+    fn prefix(&self) -> Result<String> {
+        match &self.project {
+            None => Ok(String::new()),
+            Some(Ok(p)) => Ok(format!("{p}/")),
+            Some(Err((key, reason))) => Err(Error::InvalidKey { key: key.clone(), reason: reason.clone() }),
+        }
+    }
+
+    /// Normalises `key` and places it in the view's project.
+    fn key<'a>(&self, key: &'a str) -> Result<Cow<'a, Key>> {
+        let parsed = Key::parse(key)?;
+        match &self.project {
+            None => Ok(parsed),
+            Some(Ok(project)) => Ok(Cow::Owned(parsed.under(project)?)),
+            Some(Err((key, reason))) => Err(Error::InvalidKey { key: key.clone(), reason: reason.clone() }),
+        }
+    }
+
+    /// A key as the view's user knows it (without the project prefix).
+    fn local_key(&self, full: KeyBuf) -> KeyBuf {
+        match &self.project {
+            Some(Ok(p)) => match full.as_str().strip_prefix(p.as_str()).and_then(|r| r.strip_prefix('/')) {
+                Some(rest) => KeyBuf::from_valid(rest),
+                None => full,
+            },
+            _ => full,
+        }
+    }
+
+    // ----- bytes -------------------------------------------------------------------------
+
+    /// Saves bytes under `key`, replacing any value. Returns once the value is durable.
+    pub async fn save_bytes(&self, key: &str, value: impl Into<Bytes>) -> Result<()> {
+        self.save_bytes_with(key, value, PutMode::Overwrite).await.map(|_| ())
+    }
+
+    /// Saves bytes with a [`PutMode`]: create-only, or compare-and-swap on a version read
+    /// earlier. Returns the new object's metadata (its version is what a later swap expects).
+    pub async fn save_bytes_with(&self, key: &str, value: impl Into<Bytes>, mode: PutMode) -> Result<ObjectMeta> {
+        let key = self.key(key)?;
+        let meta = self.shared.stack.put(&key, value.into(), &mode).await?;
+        Ok(ObjectMeta { key: self.local_key(meta.key), ..meta })
+    }
+
+    /// Reads the bytes under `key`; `NotFound` when there are none.
+    pub async fn read_bytes(&self, key: &str) -> Result<Bytes> {
+        let key = self.key(key)?;
+        Ok(get_object(&*self.shared.stack, &key).await?.bytes)
+    }
+
+    /// Reads a value together with its metadata (its version is the one of exactly these bytes).
+    pub async fn read_object(&self, key: &str) -> Result<Object> {
+        let key = self.key(key)?;
+        let object = get_object(&*self.shared.stack, &key).await?;
+        Ok(Object { meta: ObjectMeta { key: self.local_key(object.meta.key), ..object.meta }, ..object })
+    }
+
+    /// The metadata of the object under `key` (size, version, modification time).
+    pub async fn head(&self, key: &str) -> Result<ObjectMeta> {
+        let key = self.key(key)?;
+        let meta = self.shared.stack.head(&key).await?;
+        Ok(ObjectMeta { key: self.local_key(meta.key), ..meta })
+    }
+
+    // ----- text, JSON, XML ---------------------------------------------------------------
+
+    /// Saves UTF-8 text.
+    pub async fn save(&self, key: &str, value: &str) -> Result<()> {
+        self.save_bytes(key, Bytes::copy_from_slice(value.as_bytes())).await
+    }
+
+    /// Reads UTF-8 text; `Serialization` when the value is not UTF-8.
+    pub async fn read(&self, key: &str) -> Result<String> {
+        let bytes = self.read_bytes(key).await?;
+        match std::str::from_utf8(&bytes) {
+            Ok(text) => Ok(text.to_string()),
+            Err(e) => Err(decode_error(key, Format::Utf8, e)),
+        }
+    }
+
+    /// Serialises `value` as JSON and saves it.
+    pub async fn save_json<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<()> {
+        let json = serde_json::to_vec(value).map_err(|e| encode_error(key, Format::Json, e))?;
+        self.save_bytes(key, json).await
+    }
+
+    /// Reads and deserialises JSON.
+    pub async fn read_json<T: DeserializeOwned>(&self, key: &str) -> Result<T> {
+        let bytes = self.read_bytes(key).await?;
+        serde_json::from_slice(&bytes).map_err(|e| decode_error(key, Format::Json, e))
+    }
+
+    /// Serialises `value` as XML (quick-xml's serde; the root element is the type's name) and
+    /// saves it.
+    pub async fn save_xml<T: Serialize>(&self, key: &str, value: &T) -> Result<()> {
+        let xml = quick_xml::se::to_string(value).map_err(|e| encode_error(key, Format::Xml, e))?;
+        self.save_bytes(key, xml).await
+    }
+
+    /// Reads and deserialises XML.
+    pub async fn read_xml<T: DeserializeOwned>(&self, key: &str) -> Result<T> {
+        let bytes = self.read_bytes(key).await?;
+        let text = std::str::from_utf8(&bytes).map_err(|e| decode_error(key, Format::Xml, e))?;
+        quick_xml::de::from_str(text).map_err(|e| decode_error(key, Format::Xml, e))
+    }
+
+    // ----- keys --------------------------------------------------------------------------
+
+    /// True when an object exists under `key` (including files other programs put there).
+    pub async fn contains_key(&self, key: &str) -> Result<bool> {
+        let key = self.key(key)?;
+        match self.shared.stack.head(&key).await {
+            Ok(_) => Ok(true),
+            Err(Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes the object under `key`; `NotFound` when there is none.
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        let key = self.key(key)?;
+        self.shared.stack.delete(&key).await
+    }
+
+    /// Every key, sorted, with `/` separators.
+    pub async fn keys(&self) -> Result<Vec<String>> {
+        self.list_keys("").map_ok(String::from).try_collect().await
+    }
+
+    /// The keys starting with `prefix` (a string prefix, not only a folder), sorted, streamed.
+    pub fn list_keys(&self, prefix: &str) -> impl Stream<Item = Result<KeyBuf>> + Send + Unpin + use<> {
+        let this = self.clone();
+        match self.scoped_prefix(prefix) {
+            Ok(prefix) => self.shared.stack.list_keys(&prefix).map_ok(move |k| this.local_key(k)).boxed(),
+            Err(e) => stream::once(async move { Err(e) }).boxed(),
+        }
+    }
+
+    /// The metadata of every object whose key starts with `prefix`, sorted, streamed.
+    pub fn list(&self, prefix: &str) -> impl Stream<Item = Result<ObjectMeta>> + Send + Unpin + use<> {
+        let this = self.clone();
+        match self.scoped_prefix(prefix) {
+            Ok(prefix) => {
+                self.shared.stack.list(&prefix).map_ok(move |m| ObjectMeta { key: this.local_key(m.key), ..m }).boxed()
+            }
+            Err(e) => stream::once(async move { Err(e) }).boxed(),
+        }
+    }
+
+    fn scoped_prefix(&self, prefix: &str) -> Result<String> {
+        Ok(format!("{}{}", self.prefix()?, normalise_prefix(prefix)?))
+    }
+
+    /// Every (key, value) pair, sorted by key, read lazily: only a few values are in memory at
+    /// once. Objects deleted while the stream runs are skipped.
+    pub fn entries(&self) -> impl Stream<Item = Result<(String, Bytes)>> + Send + Unpin + use<> {
+        let this = self.clone();
+        self.list_keys("")
+            .map(move |key| {
+                let this = this.clone();
+                async move {
+                    let key = key?;
+                    match this.read_bytes(key.as_str()).await {
+                        Ok(bytes) => Ok(Some((String::from(key), bytes))),
+                        Err(Error::NotFound { .. }) => Ok(None),
+                        Err(e) => Err(e),
+                    }
+                }
+            })
+            .buffered(ENTRIES_READ_AHEAD)
+            .try_filter_map(|entry| async move { Ok(entry) })
+            .boxed()
+    }
+
+    /// How much the store (or this project view) holds, counted now.
+    pub async fn usage(&self) -> Result<Usage> {
+        if self.project.is_none() {
+            return self.shared.stack.usage().await;
+        }
+        let prefix = self.prefix()?;
+        self.shared
+            .stack
+            .list(&prefix)
+            .try_fold(
+                Usage::default(),
+                |u, m| async move { Ok(Usage { bytes: u.bytes + m.size, objects: u.objects + 1 }) },
+            )
+            .await
+    }
+
+    // ----- files -------------------------------------------------------------------------
+
+    /// A local file path for `key`, with its parent folders created. The file holds the current
+    /// value when the key exists; a new key gets a path with no file (and is not an object until
+    /// content is saved: no phantom keys).
+    ///
+    /// On local disk the path is the object itself: writing it changes the value (call
+    /// [`ObjectStore::save_from_file`] to make the write durable and count it against limits).
+    /// Elsewhere the path is a staged copy; [`ObjectStore::persist`] or `save_from_file` uploads it.
+    pub async fn get_file_path(&self, key: &str) -> Result<PathBuf> {
+        let key = self.key(key)?;
+        if let Some(path) = self.shared.stack.local_path(&key, true).await? {
+            // The caller is likely to write the file in place: do not serve a cached copy.
+            if let Some(cache) = &self.shared.cache {
+                cache.forget(&key);
+            }
+            return Ok(path);
+        }
+        let current = match get_object(&*self.shared.stack, &key).await {
+            Ok(object) => Some(object.bytes),
+            Err(Error::NotFound { .. }) => None,
+            Err(e) => return Err(e),
+        };
+        self.shared.staging.hand_out(&key, current).await
+    }
+
+    /// Saves what the file at [`ObjectStore::get_file_path`]`(key)` holds as `key`'s value (LEAN's
+    /// `Save(key)`). `NotFound` when there is no such file.
+    pub async fn save_from_file(&self, key: &str) -> Result<()> {
+        let full = self.key(key)?;
+        let (path, staged) = match self.shared.stack.local_path(&full, false).await? {
+            Some(path) => (path, false),
+            None => (self.shared.staging.path(&full)?, true),
+        };
+        let read_path = path.clone();
+        let bytes = offload(move || match std::fs::read(&read_path) {
+            Ok(bytes) => Ok(Some(Bytes::from(bytes))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(format!("cannot read {}", read_path.display()), e)),
+        })
+        .await?;
+        let Some(bytes) = bytes else {
+            return Err(Error::io(
+                format!(
+                    "cannot save '{key}' from {}: there is no file; call get_file_path() and write it first",
+                    path.display()
+                ),
+                std::io::ErrorKind::NotFound.into(),
+            ));
+        };
+        self.shared.stack.put(&full, bytes.clone(), &PutMode::Overwrite).await?;
+        if staged {
+            self.shared.staging.synced(&full, &bytes);
+        }
+        Ok(())
+    }
+
+    /// Uploads every staged file (see [`ObjectStore::get_file_path`]) created or changed since it
+    /// was handed out or last persisted, and only those. A no-op on local disk.
+    pub async fn persist(&self) -> Result<()> {
+        for (key, bytes) in self.shared.staging.changed().await? {
+            self.shared.stack.put(&key, bytes.clone(), &PutMode::Overwrite).await?;
+            self.shared.staging.synced(&key, &bytes);
+        }
+        Ok(())
+    }
+
+    /// Drops every cached value. Nothing stored is deleted.
+    pub fn clear(&self) {
+        if let Some(cache) = &self.shared.cache {
+            cache.clear();
+        }
+    }
+}
+
+fn encode_error(key: &str, format: Format, e: impl fmt::Display) -> Error {
+    Error::Serialization { key: key.to_string(), format, writing: true, message: e.to_string() }
+}
+
+fn decode_error(key: &str, format: Format, e: impl fmt::Display) -> Error {
+    Error::Serialization { key: key.to_string(), format, writing: false, message: e.to_string() }
+}

@@ -1,0 +1,158 @@
+//! The behaviour test kit: one suite of cases that every backend runs (feature `testkit`).
+//!
+//! A backend's integration test names a [`Fixture`] (something that hands out URLs of fresh,
+//! empty stores) and calls [`behaviour_suite!`](crate::behaviour_suite), which expands to one
+//! `#[test]` per case:
+//!
+//! ```text
+//! store_core::behaviour_suite!(|| format!("memory://kit-{}", store_core::testkit::unique()));
+//! ```
+//!
+//! Two stores opened from the same URL must share storage (that is how cases play "another
+//! process"). Cases that need a capability the backend lacks print `SKIPPED <case>: <reason>`
+//! and pass; every other case asserts behaviour and the data left behind.
+
+// Test helpers: a failed expectation is a failed case.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod cases;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::{Error, ObjectStore, StoreBuilder};
+
+/// Hands out URLs of fresh, empty stores. Two opens of one URL must share storage.
+pub trait Fixture: Send + Sync + 'static {
+    /// A URL no other call returned.
+    fn fresh_url(&self) -> String;
+}
+
+impl<F: Fn() -> String + Send + Sync + 'static> Fixture for F {
+    fn fresh_url(&self) -> String {
+        self()
+    }
+}
+
+/// A number unique in this process (for fresh names).
+pub fn unique() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed) + u64::from(std::process::id()) * 1_000_000
+}
+
+/// What a case gets: the fixture and helpers around it.
+#[derive(Clone)]
+pub struct Kit {
+    fixture: Arc<dyn Fixture>,
+    case: &'static str,
+}
+
+impl Kit {
+    /// A URL for a fresh store.
+    pub fn url(&self) -> String {
+        self.fixture.fresh_url()
+    }
+
+    /// Opens a fresh store with defaults.
+    pub async fn store(&self) -> ObjectStore {
+        self.open(&self.url()).await
+    }
+
+    /// Opens `url` with defaults.
+    pub async fn open(&self, url: &str) -> ObjectStore {
+        self.build(ObjectStore::builder(url)).await
+    }
+
+    /// Builds a store, failing the case with the error's message.
+    pub async fn build(&self, builder: StoreBuilder) -> ObjectStore {
+        match builder.build().await {
+            Ok(store) => store,
+            Err(e) => panic!("{}: cannot open the store: {e}", self.case),
+        }
+    }
+
+    /// Says that (part of) the case does not apply to this backend.
+    pub fn skip(&self, reason: &str) {
+        eprintln!("SKIPPED {}: {reason}", self.case);
+    }
+}
+
+/// Runs one case on a fresh multi-threaded runtime.
+pub fn run<F: Fixture>(case: &'static str, fixture: F, body: fn(Kit) -> Pin<Box<dyn Future<Output = ()> + Send>>) {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => panic!("cannot start a runtime for {case}: {e}"),
+    };
+    runtime.block_on(body(Kit { fixture: Arc::new(fixture), case }));
+}
+
+/// Asserts that `result` is an error matching `pattern`, with a useful message otherwise.
+#[macro_export]
+macro_rules! assert_err {
+    ($result:expr, $pattern:pat $(if $guard:expr)?) => {
+        match $result {
+            Err($pattern) $(if $guard)? => {}
+            Err(other) => panic!("expected {}, got the error: {other:?}", stringify!($pattern)),
+            Ok(_) => panic!("expected {}, got Ok", stringify!($pattern)),
+        }
+    };
+}
+
+/// Generates one `#[test]` per behaviour case, each with a fresh runtime and `$fixture`.
+#[macro_export]
+macro_rules! behaviour_suite {
+    ($fixture:expr) => {
+        $crate::behaviour_suite!(@cases $fixture;
+            round_trips_text_bytes_json_xml,
+            overwrite_replaces,
+            large_values,
+            missing_keys,
+            keys_are_sorted_and_complete,
+            entries_stream_every_pair,
+            entries_skip_objects_deleted_meanwhile,
+            normalisation_applies_to_every_operation,
+            lean_and_ordinary_keys_are_accepted,
+            bad_keys_are_refused_everywhere,
+            corrupt_values_are_typed_errors,
+            unencodable_values_store_nothing,
+            limit_on_objects,
+            limit_on_bytes,
+            limit_on_object_size,
+            limits_hold_under_concurrency,
+            limits_count_existing_objects,
+            limits_see_other_writers_near_limit,
+            permissions,
+            cache_revalidate_sees_other_writers,
+            cache_trust_serves_until_clear,
+            cache_ttl,
+            cached_values_cannot_be_changed,
+            conditional_puts,
+            compare_and_swap_counter,
+            file_paths,
+            persist_uploads_only_changes,
+            project_views,
+            usage_counts,
+            object_and_prefix,
+            readers_never_see_torn_values,
+            blocking_facade,
+            reopen_keeps_data,
+        );
+    };
+    (@cases $fixture:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                $crate::testkit::run(stringify!($case), $fixture, |kit| {
+                    ::std::boxed::Box::pin($crate::testkit::cases::$case(kit))
+                });
+            }
+        )*
+    };
+}
+
+/// True when `e` is [`Error::NotFound`].
+pub fn is_not_found<T>(r: &Result<T, Error>) -> bool {
+    matches!(r, Err(Error::NotFound { .. }))
+}
