@@ -1,1 +1,335 @@
-//! placeholder
+//! # backend-local: the Object Store on local disk (`file://`)
+//!
+//! Objects are plain files under a root folder: key `a/b/c.json` is the file `ROOT/a/b/c.json`,
+//! so other programs can read them, and files other programs put there are objects too. What
+//! this backend adds over plain files:
+//!
+//! - **Durable, atomic saves.** A save writes a temp file in the target folder, flushes it
+//!   (`fsync`), renames it over the target and flushes the folder before it returns. A reader
+//!   never sees a torn object; a crash leaves the old value or the new one. Temp files are
+//!   invisible and removed when a store is opened. `?durability=buffered` skips the flushes for
+//!   users who trade durability for speed (a crash may then lose recent saves, never tear one).
+//! - **Confinement.** Every path is resolved beneath the root (`openat2` with `RESOLVE_BENEATH`):
+//!   no key and no symlink inside the root leads a read, write or delete outside it.
+//! - **Exact concurrency.** Compare-and-swap (`PutMode::Update`) and create-only puts hold across
+//!   threads and processes (per-key locks), and a usage ledger shared by every process keeps
+//!   limits exact (see `store_core::ledger`).
+//! - **Cheap revalidation.** A version is the file's inode, size and a unique modification time,
+//!   so a cache checks freshness with one `stat`.
+//!
+//! URLs: `file:///absolute/folder`, `file://relative/folder` (relative to the working folder),
+//! with the option `durability=durable|buffered`.
+//!
+//! ```
+//! // Backends register their scheme at link time. The `objstore` crate links this one for
+//! // you; a program depending on it directly names it once so that it is linked:
+//! use backend_local as _;
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let url = format!("file://{}", dir.path().display());
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let store = store_core::open(&url).await?;
+//! store.save("prices/spy.csv", "date,close\n2024-01-02,472.65\n").await?;
+//! let path = store.get_file_path("prices/spy.csv").await?;
+//! assert_eq!(std::fs::read_to_string(path).unwrap(), "date,close\n2024-01-02,472.65\n");
+//! # Ok::<(), store_core::Error>(()) }).unwrap();
+//! ```
+//!
+//! On disk, the folder `ROOT/.objstore/` holds the lock files and the usage ledger; names
+//! starting with `.objstore` are reserved and never objects.
+
+mod errors;
+mod ledger;
+mod locks;
+mod read;
+mod root;
+mod version;
+mod walk;
+mod write;
+
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::stream::{self, BoxStream, StreamExt};
+use rustix::fs::{self, FileType, FlockOperation, Mode, OFlags};
+use rustix::io::Errno;
+use store_core::io::{may_block_here, offload};
+use store_core::key::RESERVED_PREFIX;
+use store_core::ledger::UsageLedger;
+use store_core::registry::{BACKENDS, BackendFactory, BackendOptions, StoreUrl};
+use store_core::{
+    Backend, Capabilities, Error, GetOptions, GetResult, Key, KeyBuf, ObjectMeta, PutMode, Result, StoreLock, Usage,
+};
+
+use crate::errors::os_error;
+use crate::ledger::FileLedger;
+use crate::locks::{Flock, KeyLocks, open_internal, try_flock};
+use crate::root::Root;
+use crate::version::{modified_of, version_of};
+use crate::walk::Walker;
+
+/// How a save reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `fsync` the file and its folder before a save returns (the default).
+    #[default]
+    Durable,
+    /// Leave flushing to the operating system: faster, but a crash may lose recent saves (it
+    /// never tears one).
+    Buffered,
+}
+
+/// The local-disk backend. Open it with `store_core::open("file:///...")` or
+/// [`LocalBackend::open`].
+#[derive(Debug, Clone)]
+pub struct LocalBackend {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    name: String,
+    pub(crate) root: Root,
+    internal: OwnedFd,
+    pub(crate) durable: bool,
+    pub(crate) key_locks: KeyLocks,
+    pub(crate) ledger: Arc<FileLedger>,
+    /// Held shared while the store is open; see [`LocalBackend::open`].
+    _open_lock: OwnedFd,
+}
+
+/// The internal folder's name.
+const INTERNAL: &str = RESERVED_PREFIX;
+
+#[allow(unsafe_code)]
+#[linkme::distributed_slice(BACKENDS)]
+static FILE: BackendFactory =
+    BackendFactory { scheme: "file", summary: "local disk (file:///abs/dir, file://rel/dir)", open: open_from_url };
+
+fn open_from_url(url: StoreUrl, mut options: BackendOptions) -> BoxFuture<'static, Result<Arc<dyn Backend>>> {
+    Box::pin(async move {
+        let durability = match options.take("durability").as_deref() {
+            None | Some("durable") => Durability::Durable,
+            Some("buffered") => Durability::Buffered,
+            Some(other) => {
+                return Err(options.error(format!("durability must be 'durable' or 'buffered', not '{other}'")));
+            }
+        };
+        options.finish(&["durability"])?;
+        if url.location.is_empty() {
+            return Err(Error::Config {
+                url: url.original,
+                message: "file:// needs a folder: file:///absolute/path or file://relative/path".to_string(),
+            });
+        }
+        let backend = LocalBackend::open(Path::new(&url.location), durability).await?;
+        Ok(Arc::new(backend) as Arc<dyn Backend>)
+    })
+}
+
+impl LocalBackend {
+    /// Opens (creating it if needed) a store in `root`.
+    ///
+    /// Opening removes temp files left by interrupted saves. When no other process has the
+    /// folder open, it also recounts usage into the shared ledger (dropping reservations a
+    /// crashed process left behind); otherwise it joins the ledger the others keep.
+    pub async fn open(root: &Path, durability: Durability) -> Result<LocalBackend> {
+        let root = root.to_path_buf();
+        offload(move || LocalBackend::open_blocking(&root, durability)).await
+    }
+
+    fn open_blocking(path: &Path, durability: Durability) -> Result<LocalBackend> {
+        let root = Root::open(path)?;
+        let durable = durability == Durability::Durable;
+        match fs::mkdirat(&root.fd, INTERNAL, Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(os_error(format!("cannot create {}/{INTERNAL}", root.path.display()), e)),
+        }
+        let internal = fs::openat(
+            &root.fd,
+            INTERNAL,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| os_error(format!("cannot open {}/{INTERNAL}", root.path.display()), e))?;
+        let open_lock = open_internal(&internal, "open.lock")?;
+        let alone = try_flock(&open_lock, FlockOperation::NonBlockingLockExclusive)?;
+        let ledger = Arc::new(FileLedger::new(open_internal(&internal, "usage")?));
+        let inner = Inner {
+            name: format!("file://{}", root.path.display()),
+            key_locks: KeyLocks::new(open_internal(&internal, "locks")?),
+            root,
+            internal,
+            durable,
+            ledger,
+            _open_lock: open_lock,
+        };
+        let usage = walk::sweep(&inner)?;
+        if alone || !inner.ledger.is_valid()? {
+            inner.ledger.reset(usage)?;
+        }
+        // Stay registered as an open handle (converts an exclusive lock to shared).
+        locks::retry_intr(|| fs::flock(&inner._open_lock, FlockOperation::LockShared))
+            .map_err(|e| os_error("cannot lock the store's open.lock file", e))?;
+        Ok(LocalBackend { inner: Arc::new(inner) })
+    }
+
+    /// The root folder (absolute).
+    pub fn root(&self) -> &Path {
+        &self.inner.root.path
+    }
+
+    fn stream<T: Send + 'static>(
+        &self,
+        prefix: &str,
+        with_stat: bool,
+        map: fn(walk::Found) -> T,
+    ) -> BoxStream<'static, Result<T>> {
+        let walker = Walker::new(self.inner.clone(), prefix, with_stat);
+        if may_block_here() {
+            // The blocking facade's thread may do the walk itself, as the items are asked for.
+            return stream::iter(walker.map(move |r| r.map(map))).boxed();
+        }
+        // On a runtime, walk on the blocking pool and hand over batches.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Vec<Result<T>>>(4);
+        tokio::task::spawn_blocking(move || {
+            const BATCH: usize = 512;
+            let mut batch = Vec::with_capacity(BATCH);
+            for item in walker {
+                let stop = item.is_err();
+                batch.push(item.map(map));
+                if batch.len() == BATCH || stop {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    // Stop after an error, or when nobody listens any more.
+                    if tx.blocking_send(full).is_err() || stop {
+                        return;
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                let _ = tx.blocking_send(batch);
+            }
+        });
+        stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|batch| (stream::iter(batch), rx)) })
+            .flatten()
+            .boxed()
+    }
+}
+
+/// The stat of the regular file `path` (relative to the root) leads to, following symlinks
+/// only within the root; `None` when it is not such a file.
+pub(crate) fn stat_object(root: &Root, path: &str) -> Option<fs::Stat> {
+    let fd = root.open_beneath(path, OFlags::PATH).ok()?;
+    let st = fs::fstat(&fd).ok()?;
+    (FileType::from_raw_mode(st.st_mode) == FileType::RegularFile).then_some(st)
+}
+
+fn meta_of(found: walk::Found) -> ObjectMeta {
+    match found.stat {
+        Some(st) => {
+            ObjectMeta { key: found.key, size: st.st_size as u64, version: version_of(&st), modified: modified_of(&st) }
+        }
+        None => ObjectMeta { key: found.key, size: 0, version: store_core::Version::new(""), modified: None },
+    }
+}
+
+#[async_trait]
+impl Backend for LocalBackend {
+    fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            local_paths: true,
+            conditional_put: true,
+            object_and_prefix: false,
+            persistent: true,
+            cross_process_lock: true,
+        }
+    }
+
+    async fn put(&self, key: &Key, value: Bytes, mode: &PutMode) -> Result<ObjectMeta> {
+        let (inner, key, mode) = (self.inner.clone(), KeyBuf::from(key), mode.clone());
+        offload(move || inner.put(&key, &value, &mode)).await
+    }
+
+    async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult> {
+        let (inner, key, version) = (self.inner.clone(), KeyBuf::from(key), opts.if_none_match.clone());
+        offload(move || inner.get(&key, version.as_ref())).await
+    }
+
+    async fn head(&self, key: &Key) -> Result<ObjectMeta> {
+        let (inner, key) = (self.inner.clone(), KeyBuf::from(key));
+        offload(move || inner.head(&key)).await
+    }
+
+    async fn delete(&self, key: &Key) -> Result<()> {
+        let (inner, key) = (self.inner.clone(), KeyBuf::from(key));
+        offload(move || inner.delete(&key)).await
+    }
+
+    fn list(&self, prefix: &str) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.stream(prefix, true, meta_of)
+    }
+
+    fn list_keys(&self, prefix: &str) -> BoxStream<'static, Result<KeyBuf>> {
+        self.stream(prefix, false, |found| found.key)
+    }
+
+    async fn usage(&self) -> Result<Usage> {
+        let inner = self.inner.clone();
+        offload(move || walk::count(inner)).await
+    }
+
+    async fn local_path(&self, key: &Key, create_parents: bool) -> Result<Option<PathBuf>> {
+        let (inner, key) = (self.inner.clone(), KeyBuf::from(key));
+        offload(move || inner.local_path(&key, create_parents).map(Some)).await
+    }
+
+    fn usage_ledger(&self) -> Option<Arc<dyn UsageLedger>> {
+        Some(self.inner.ledger.clone())
+    }
+
+    async fn lock_store(&self) -> Result<Option<StoreLock>> {
+        let inner = self.inner.clone();
+        offload(move || Flock::exclusive(&inner.internal, "store.lock").map(|lock| Some(StoreLock::new(lock)))).await
+    }
+}
+
+impl Inner {
+    /// `ROOT/key`, with its folders created when asked. Refuses a key whose file is a symlink
+    /// leading outside the root, or a folder.
+    fn local_path(&self, key: &Key, create_parents: bool) -> Result<PathBuf> {
+        let parent = match self.root.parent(key, create_parents, self.durable) {
+            Ok(parent) => Some(parent),
+            Err(Error::NotFound { .. }) if !create_parents => None,
+            Err(e) => return Err(e),
+        };
+        if let Some(parent) = parent {
+            let kind = Root::kind_at(std::os::fd::AsFd::as_fd(&parent.fd), parent.name)
+                .map_err(|e| os_error(format!("cannot stat '{key}'"), e))?;
+            match kind.map(|st| FileType::from_raw_mode(st.st_mode)) {
+                Some(FileType::Directory) => {
+                    return Err(Error::Conflict {
+                        key: key.to_string(),
+                        reason: "it is a folder of other objects, not a file".to_string(),
+                    });
+                }
+                Some(FileType::Symlink) if stat_object(&self.root, key.as_str()).is_none() => {
+                    return Err(Error::InvalidKey {
+                        key: key.to_string(),
+                        reason: "its file is a symbolic link that does not lead to a file inside the store".into(),
+                    });
+                }
+                _ => {}
+            }
+        }
+        let mut path = self.root.path.clone();
+        path.extend(key.segments());
+        Ok(path)
+    }
+}

@@ -1,0 +1,226 @@
+//! Saving and deleting: durable, atomic, exact under concurrency.
+//!
+//! A save writes a uniquely named temp file in the key's folder, stamps it with a unique
+//! modification time (its version), flushes it (`fsync`), then, holding the key's lock, checks
+//! the put mode against the current file and renames the temp file over it, and counts the change
+//! in the usage ledger. Once the lock is released it flushes the folder, so the new name is on
+//! disk before the save returns. A reader sees the old file or the new one, never a part.
+//!
+//! Temp files hold an exclusive `flock` while they live; the sweep at open removes only temp
+//! files whose lock is free (their writer is gone).
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustix::fs::{self, AtFlags, FileType, FlockOperation, Mode, OFlags, RenameFlags};
+use rustix::io::Errno;
+use store_core::key::RESERVED_PREFIX;
+use store_core::ledger::UsageLedger;
+use store_core::{Error, Key, KeyBuf, ObjectMeta, PutMode, Result};
+
+use crate::errors::os_error;
+use crate::locks::retry_intr;
+use crate::root::{Parent, Root};
+use crate::version::{modified_of, unique_timestamps, version_of};
+use crate::{Inner, stat_object};
+
+/// How many times a save starts over when its folder is removed under it.
+const ATTEMPTS: usize = 8;
+
+/// The name prefix of temp files.
+pub(crate) fn temp_prefix() -> String {
+    format!("{RESERVED_PREFIX}-tmp-")
+}
+
+/// A temp file being written; removed when dropped unless it was renamed into place.
+struct TempFile<'a> {
+    dir: &'a OwnedFd,
+    name: String,
+    fd: OwnedFd,
+    placed: bool,
+}
+
+impl<'a> TempFile<'a> {
+    fn create(dir: &'a OwnedFd) -> std::result::Result<TempFile<'a>, Errno> {
+        static SEQ: AtomicU64 = AtomicU64::new(0);
+        loop {
+            let name = format!("{}{:x}-{:x}", temp_prefix(), std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
+            let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+            match fs::openat(dir, name.as_str(), flags, Mode::from_raw_mode(0o666)) {
+                Ok(fd) => {
+                    // Marks the file as alive for the sweep; a fresh file is never locked.
+                    retry_intr(|| fs::flock(&fd, FlockOperation::NonBlockingLockExclusive))?;
+                    return Ok(TempFile { dir, name, fd, placed: false });
+                }
+                // A leftover of an earlier process with the same id: take the next name.
+                Err(Errno::EXIST) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn write_all(&self, mut data: &[u8]) -> std::result::Result<(), Errno> {
+        while !data.is_empty() {
+            let n = retry_intr(|| rustix::io::write(&self.fd, data))?;
+            if n == 0 {
+                return Err(Errno::IO);
+            }
+            data = &data[n..];
+        }
+        Ok(())
+    }
+}
+
+impl Drop for TempFile<'_> {
+    fn drop(&mut self) {
+        if !self.placed {
+            if let Err(e) = fs::unlinkat(self.dir, self.name.as_str(), AtFlags::empty()) {
+                tracing::warn!(file = %self.name, error = %e, "cannot remove a temp file; the next open removes it");
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// Saves `value` under `key` as `mode` allows. See the module documentation.
+    pub(crate) fn put(&self, key: &Key, value: &[u8], mode: &PutMode) -> Result<ObjectMeta> {
+        let durable = self.durable;
+        let ctx = |what: &str| format!("cannot save '{key}': {what}");
+        for _ in 0..ATTEMPTS {
+            let parent = self.root.parent(key, true, durable)?;
+            let temp = match TempFile::create(&parent.fd) {
+                Ok(temp) => temp,
+                // The folder was removed after we opened it (its last key was deleted and the
+                // folder reclaimed): start over.
+                Err(Errno::NOENT) => continue,
+                Err(e) => return Err(os_error(ctx("cannot create a temp file"), e)),
+            };
+            temp.write_all(value).map_err(|e| os_error(ctx("cannot write"), e))?;
+            fs::futimens(&temp.fd, &unique_timestamps()).map_err(|e| os_error(ctx("cannot stamp"), e))?;
+            if durable {
+                fs::fsync(&temp.fd).map_err(|e| os_error(ctx("cannot flush to disk"), e))?;
+            }
+            let st = fs::fstat(&temp.fd).map_err(|e| os_error(ctx("cannot stat"), e))?;
+            let meta = ObjectMeta {
+                key: KeyBuf::from(key),
+                size: value.len() as u64,
+                version: version_of(&st),
+                modified: modified_of(&st),
+            };
+            {
+                let _key = self.key_locks.lock(key)?;
+                let previous = self.replace(key, &parent, &temp.name, mode)?;
+                let mut temp = temp;
+                temp.placed = true;
+                self.ledger.update(&mut |f| f.apply(previous, Some(meta.size)))?;
+            }
+            if durable {
+                fs::fsync(&parent.fd).map_err(|e| os_error(ctx("cannot flush its folder to disk"), e))?;
+            }
+            return Ok(meta);
+        }
+        Err(Error::Conflict {
+            key: key.to_string(),
+            reason: "its folder kept being removed by concurrent deletes; try again".to_string(),
+        })
+    }
+
+    /// With the key locked: checks `mode` against what is there and renames `temp` over it.
+    /// Returns the size of the object replaced.
+    fn replace(&self, key: &Key, parent: &Parent<'_>, temp: &str, mode: &PutMode) -> Result<Option<u64>> {
+        let name = parent.name;
+        let mut previous = self.object_at(key, parent)?;
+        if matches!(previous, Current::Folder) {
+            previous = if Root::remove_empty_tree(parent.fd.as_fd(), name)
+                .map_err(|e| os_error(format!("cannot save '{key}'"), e))?
+            {
+                Current::Absent
+            } else {
+                return Err(Error::Conflict {
+                    key: key.to_string(),
+                    reason: "it is a folder holding other objects, and on local disk a folder cannot also be an \
+                             object; choose another key"
+                        .to_string(),
+                });
+            };
+        }
+        let flags = match (mode, &previous) {
+            (PutMode::Create, Current::Object(_)) => return Err(Error::AlreadyExists { key: key.to_string() }),
+            (PutMode::Create, _) => RenameFlags::NOREPLACE,
+            (PutMode::Update(expected), Current::Object(st)) if version_of(st) == *expected => RenameFlags::empty(),
+            (PutMode::Update(expected), _) => {
+                return Err(Error::Precondition { key: key.to_string(), expected: expected.to_string() });
+            }
+            (PutMode::Overwrite, _) => RenameFlags::empty(),
+        };
+        match fs::renameat_with(&parent.fd, temp, &parent.fd, name, flags) {
+            Ok(()) => Ok(previous.size()),
+            Err(Errno::EXIST) => Err(Error::AlreadyExists { key: key.to_string() }),
+            Err(Errno::ISDIR | Errno::NOTEMPTY) => Err(Error::Conflict {
+                key: key.to_string(),
+                reason: "a folder of that name appeared meanwhile; choose another key".to_string(),
+            }),
+            Err(e) => Err(os_error(format!("cannot save '{key}': cannot rename into place"), e)),
+        }
+    }
+
+    /// What the key's name holds now.
+    fn object_at(&self, key: &Key, parent: &Parent<'_>) -> Result<Current> {
+        let kind =
+            Root::kind_at(parent.fd.as_fd(), parent.name).map_err(|e| os_error(format!("cannot stat '{key}'"), e))?;
+        Ok(match kind {
+            None => Current::Absent,
+            Some(st) => match FileType::from_raw_mode(st.st_mode) {
+                FileType::Directory => Current::Folder,
+                FileType::RegularFile => Current::Object(st),
+                // A symlink is an object if it leads to a file inside the store.
+                _ => match stat_object(&self.root, key.as_str()) {
+                    Some(target) => Current::Object(target),
+                    None => Current::Other,
+                },
+            },
+        })
+    }
+
+    /// Deletes `key`'s object; `NotFound` when there is none.
+    pub(crate) fn delete(&self, key: &Key) -> Result<()> {
+        let parent = self.root.parent(key, false, false).map_err(|e| match e {
+            Error::Conflict { .. } => Error::not_found(key),
+            e => e,
+        })?;
+        {
+            let _key = self.key_locks.lock(key)?;
+            let size = match self.object_at(key, &parent)? {
+                Current::Object(st) => st.st_size as u64,
+                _ => return Err(Error::not_found(key)),
+            };
+            fs::unlinkat(&parent.fd, parent.name, AtFlags::empty())
+                .map_err(|e| os_error(format!("cannot delete '{key}'"), e))?;
+            self.ledger.update(&mut |f| f.apply(Some(size), None))?;
+        }
+        if self.durable {
+            fs::fsync(&parent.fd).map_err(|e| os_error(format!("cannot flush the folder of '{key}'"), e))?;
+        }
+        Ok(())
+    }
+}
+
+/// What a key's name holds in its folder.
+#[derive(Debug)]
+enum Current {
+    Absent,
+    Object(fs::Stat),
+    Folder,
+    /// Something that is not an object (a dangling symlink, a device): replaced like an object
+    /// but never counted.
+    Other,
+}
+
+impl Current {
+    fn size(&self) -> Option<u64> {
+        match self {
+            Current::Object(st) => Some(st.st_size as u64),
+            _ => None,
+        }
+    }
+}
