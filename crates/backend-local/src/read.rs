@@ -29,15 +29,26 @@ impl Inner {
 
     /// Reads `key`, or answers `NotModified` when its version is `if_none_match`.
     pub(crate) fn get(&self, key: &Key, if_none_match: Option<&Version>) -> Result<GetResult> {
+        match self.start_get(key, if_none_match, usize::MAX)? {
+            GetStep::Done(result) => Ok(result),
+            GetStep::Read(open) => open.read(key),
+        }
+    }
+
+    /// Opens `key` and checks its version; reads it too when it is at most `read_limit` bytes.
+    pub(crate) fn start_get(&self, key: &Key, if_none_match: Option<&Version>, read_limit: usize) -> Result<GetStep> {
         // O_NONBLOCK: opening a FIFO someone placed under the root must not hang.
         let (fd, st) = self.open_object(key, OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY)?;
         let version = version_of(&st);
         if if_none_match == Some(&version) {
-            return Ok(GetResult::NotModified);
+            return Ok(GetStep::Done(GetResult::NotModified));
         }
-        let bytes = read_to_end(&fd, st.st_size as usize).map_err(|e| os_error(format!("cannot read '{key}'"), e))?;
-        let meta = ObjectMeta { key: KeyBuf::from(key), size: bytes.len() as u64, version, modified: modified_of(&st) };
-        Ok(GetResult::Found(Object { bytes, meta }))
+        let open = OpenObject { fd, st, version };
+        if st.st_size as u64 <= read_limit as u64 {
+            Ok(GetStep::Done(open.read(key)?))
+        } else {
+            Ok(GetStep::Read(open))
+        }
     }
 
     /// The metadata of `key`'s object.
@@ -49,6 +60,36 @@ impl Inner {
             version: version_of(&st),
             modified: modified_of(&st),
         })
+    }
+}
+
+/// Where a get stands after opening the file.
+pub(crate) enum GetStep {
+    /// Answered.
+    Done(GetResult),
+    /// Open and current, still to be read.
+    Read(OpenObject),
+}
+
+/// An object's file, open, with its stat and version.
+pub(crate) struct OpenObject {
+    fd: OwnedFd,
+    st: fs::Stat,
+    version: Version,
+}
+
+impl OpenObject {
+    /// Reads the whole file.
+    pub(crate) fn read(self, key: &Key) -> Result<GetResult> {
+        let bytes =
+            read_to_end(&self.fd, self.st.st_size as usize).map_err(|e| os_error(format!("cannot read '{key}'"), e))?;
+        let meta = ObjectMeta {
+            key: KeyBuf::from(key),
+            size: bytes.len() as u64,
+            version: self.version,
+            modified: modified_of(&self.st),
+        };
+        Ok(GetResult::Found(Object { bytes, meta }))
     }
 }
 

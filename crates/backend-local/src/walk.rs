@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use rustix::fs::{self, AtFlags, Dir, FileType, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
-use store_core::key::RESERVED_PREFIX;
+use store_core::key::{RESERVED_PREFIX, is_segment};
 use store_core::{KeyBuf, Result, Usage};
 
 use crate::errors::os_error;
@@ -30,8 +30,10 @@ pub(crate) struct Found {
     pub(crate) stat: Option<fs::Stat>,
 }
 
+/// A folder's entries: names in one buffer, sorted in key order.
 struct Entry {
-    name: String,
+    start: u32,
+    len: u32,
     kind: Kind,
 }
 
@@ -44,8 +46,9 @@ enum Kind {
 
 struct Level {
     dir: Dir,
-    /// The keys' prefix at this level: `""` or `"a/b/"`.
-    prefix: String,
+    /// Length of the keys' prefix at this level in `Walker::path` (`""` or `"a/b/"`).
+    prefix_len: usize,
+    names: String,
     entries: Vec<Entry>,
     next: usize,
 }
@@ -56,13 +59,15 @@ pub(crate) struct Walker {
     stack: Vec<Level>,
     with_stat: bool,
     started: Option<String>,
+    /// The key being built: the current level's prefix, then a name.
+    path: String,
 }
 
 impl Walker {
     /// A walk over keys starting with `prefix` (normalised); with `with_stat`, each object's stat.
     /// Nothing is read until the first item is asked for.
     pub(crate) fn new(inner: Arc<Inner>, prefix: &str, with_stat: bool) -> Walker {
-        Walker { inner, stack: Vec::new(), with_stat, started: Some(prefix.to_string()) }
+        Walker { inner, stack: Vec::new(), with_stat, started: Some(prefix.to_string()), path: String::new() }
     }
 
     fn start(&mut self, prefix: &str) -> Result<()> {
@@ -76,15 +81,22 @@ impl Walker {
             Err(Errno::NOENT | Errno::NOTDIR | Errno::XDEV | Errno::LOOP) => return Ok(()),
             Err(e) => return Err(os_error(format!("cannot list '{prefix}'"), e)),
         };
-        let level_prefix = if dir.is_empty() { String::new() } else { format!("{dir}/") };
-        self.push(fd, level_prefix, filter)
+        self.path.clear();
+        if !dir.is_empty() {
+            self.path.push_str(dir);
+            self.path.push('/');
+        }
+        self.push(fd, filter)
     }
 
-    fn push(&mut self, fd: std::os::fd::OwnedFd, prefix: String, filter: &str) -> Result<()> {
-        let mut dir = Dir::new(fd).map_err(|e| os_error(format!("cannot list '{prefix}'"), e))?;
+    /// Reads the folder `fd` (whose keys start with `self.path`) and makes it the current level.
+    fn push(&mut self, fd: std::os::fd::OwnedFd, filter: &str) -> Result<()> {
+        let ctx = |path: &str| format!("cannot list '{path}'");
+        let mut dir = Dir::new(fd).map_err(|e| os_error(ctx(&self.path), e))?;
+        let mut names = String::new();
         let mut entries = Vec::new();
         while let Some(entry) = dir.next() {
-            let entry = entry.map_err(|e| os_error(format!("cannot list '{prefix}'"), e))?;
+            let entry = entry.map_err(|e| os_error(ctx(&self.path), e))?;
             let Some(name) = object_name(entry.file_name().to_bytes()) else { continue };
             if !name.starts_with(filter) {
                 continue;
@@ -92,7 +104,7 @@ impl Walker {
             let mut file_type = entry.file_type();
             if file_type == FileType::Unknown {
                 // Some file systems do not report types in listings.
-                let dir_fd = dir.fd().map_err(|e| os_error("cannot list", e))?;
+                let dir_fd = dir.fd().map_err(|e| os_error(ctx(&self.path), e))?;
                 match fs::statat(dir_fd, name, AtFlags::SYMLINK_NOFOLLOW) {
                     Ok(st) => file_type = FileType::from_raw_mode(st.st_mode),
                     Err(_) => continue,
@@ -104,31 +116,39 @@ impl Walker {
                 FileType::Symlink => Kind::Link,
                 _ => continue,
             };
-            entries.push(Entry { name: name.to_string(), kind });
+            entries.push(Entry { start: names.len() as u32, len: name.len() as u32, kind });
+            names.push_str(name);
         }
-        entries.sort_unstable_by(key_order);
-        self.stack.push(Level { dir, prefix, entries, next: 0 });
+        entries.sort_unstable_by(|a, b| key_order(&names, a, b));
+        self.stack.push(Level { dir, prefix_len: self.path.len(), names, entries, next: 0 });
         Ok(())
     }
 }
 
 /// Orders entries as their keys order: a folder `x` as `x/`.
-fn key_order(a: &Entry, b: &Entry) -> Ordering {
-    let slash = |e: &Entry| if e.kind == Kind::Folder { Some(b'/') } else { None };
-    a.name.bytes().chain(slash(a)).cmp(b.name.bytes().chain(slash(b)))
+fn key_order(names: &str, a: &Entry, b: &Entry) -> Ordering {
+    let (x, y) = (
+        &names.as_bytes()[a.start as usize..(a.start + a.len) as usize],
+        &names.as_bytes()[b.start as usize..(b.start + b.len) as usize],
+    );
+    let common = x.len().min(y.len());
+    x[..common].cmp(&y[..common]).then_with(|| {
+        let after = |s: &[u8], e: &Entry| s.get(common).copied().or((e.kind == Kind::Folder).then_some(b'/'));
+        after(x, a).cmp(&after(y, b))
+    })
 }
 
-/// The name as a key segment, or `None` when this entry cannot be an object or folder of keys.
+/// The name as a key segment, or `None` when this entry cannot be an object or folder of keys
+/// (the store's own files, names that are not UTF-8 or break the key rules).
 fn object_name(raw: &[u8]) -> Option<&str> {
-    if raw == b"." || raw == b".." || raw.starts_with(RESERVED_PREFIX.as_bytes()) {
-        return None;
-    }
     let name = std::str::from_utf8(raw).ok()?;
-    if name.contains('\\') || name.chars().any(char::is_control) {
-        tracing::debug!(name, "ignoring a file whose name cannot be a key");
-        return None;
+    if is_segment(name) {
+        return Some(name);
     }
-    Some(name)
+    if name != "." && name != ".." && !name.starts_with(RESERVED_PREFIX) {
+        tracing::debug!(name, "ignoring a file whose name cannot be a key");
+    }
+    None
 }
 
 impl Iterator for Walker {
@@ -147,46 +167,46 @@ impl Iterator for Walker {
                 continue;
             };
             level.next += 1;
-            let path = format!("{}{}", level.prefix, entry.name);
-            if entry.kind == Kind::Folder {
-                let dir_fd = match level.dir.fd() {
-                    Ok(fd) => fd,
-                    Err(e) => return Some(Err(os_error("cannot list", e))),
-                };
+            let kind = entry.kind;
+            self.path.truncate(level.prefix_len);
+            let name_range = entry.start as usize..(entry.start + entry.len) as usize;
+            self.path.push_str(&level.names[name_range.clone()]);
+            let dir_fd = match level.dir.fd() {
+                Ok(fd) => fd,
+                Err(e) => return Some(Err(os_error("cannot list", e))),
+            };
+            let name = &level.names[name_range];
+            if kind == Kind::Folder {
                 let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-                match fs::openat(dir_fd, entry.name.as_str(), flags, Mode::empty()) {
+                match fs::openat(dir_fd, name, flags, Mode::empty()) {
                     Ok(fd) => {
-                        if let Err(e) = self.push(fd, format!("{path}/"), "") {
+                        self.path.push('/');
+                        if let Err(e) = self.push(fd, "") {
                             return Some(Err(e));
                         }
                     }
                     // Removed meanwhile, or a symlink to a folder (not followed).
                     Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => {}
-                    Err(e) => return Some(Err(os_error(format!("cannot list '{path}'"), e))),
+                    Err(e) => return Some(Err(os_error(format!("cannot list '{}'", self.path), e))),
                 }
                 continue;
             }
-            let stat = match (entry.kind, self.with_stat) {
+            let stat = match (kind, self.with_stat) {
                 // Symlinks count only when they lead to a file inside the root.
-                (Kind::Link, _) => match stat_object(&self.inner.root, &path) {
+                (Kind::Link, _) => match stat_object(&self.inner.root, &self.path) {
                     Some(st) => Some(st),
                     None => continue,
                 },
                 (_, false) => None,
-                (_, true) => {
-                    let dir_fd = match level.dir.fd() {
-                        Ok(fd) => fd,
-                        Err(e) => return Some(Err(os_error("cannot list", e))),
-                    };
-                    match fs::statat(dir_fd, entry.name.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
-                        Ok(st) => Some(st),
-                        // Removed since the folder was read.
-                        Err(Errno::NOENT) => continue,
-                        Err(e) => return Some(Err(os_error(format!("cannot stat '{path}'"), e))),
-                    }
-                }
+                (_, true) => match fs::statat(dir_fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) => Some(st),
+                    // Removed since the folder was read.
+                    Err(Errno::NOENT) => continue,
+                    Err(e) => return Some(Err(os_error(format!("cannot stat '{}'", self.path), e))),
+                },
             };
-            return Some(Ok(Found { key: KeyBuf::from_valid(path), stat: if self.with_stat { stat } else { None } }));
+            let stat = if self.with_stat { stat } else { None };
+            return Some(Ok(Found { key: KeyBuf::from_valid(self.path.as_str()), stat }));
         }
     }
 }

@@ -44,6 +44,9 @@ pub struct KeyBuf(Arc<str>);
 impl Key {
     /// Normalises and checks `input`. Borrows `input` when it is already in normal form.
     pub fn parse(input: &str) -> Result<Cow<'_, Key>> {
+        if quick_check(input.as_bytes()) {
+            return Ok(Cow::Borrowed(Key::ref_cast(input)));
+        }
         if is_normal_form(input) {
             validate(input, input)?;
             return Ok(Cow::Borrowed(Key::ref_cast(input)));
@@ -206,6 +209,38 @@ pub fn normalise_prefix(input: &str) -> Result<String> {
     Ok(normal)
 }
 
+/// True when `name` can be one segment of a key: what a file or folder name must be for a
+/// backend that maps keys to paths to treat it as part of a key.
+pub fn is_segment(name: &str) -> bool {
+    !name.contains('/') && quick_check(name.as_bytes())
+}
+
+/// One pass over the bytes: true when `b` is a valid key already in normal form (the common
+/// case). False means "take the slow path", which normalises or explains what is wrong.
+fn quick_check(b: &[u8]) -> bool {
+    if b.is_empty() || b.len() > MAX_KEY_BYTES || b[0] == b'/' || b.starts_with(b"./") {
+        return false;
+    }
+    let segment_ok =
+        |seg: &[u8]| !seg.is_empty() && seg != b"." && seg != b".." && !seg.starts_with(RESERVED_PREFIX.as_bytes());
+    let mut start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'/' => {
+                if !segment_ok(&b[start..i]) {
+                    return false;
+                }
+                start = i + 1;
+            }
+            // '\', C0 controls, DEL, and the lead byte of C1 controls (U+0080..U+009F).
+            b'\\' | 0x00..=0x1f | 0x7f => return false,
+            0xc2 if matches!(b.get(i + 1), Some(0x80..=0x9f)) => return false,
+            _ => {}
+        }
+    }
+    segment_ok(&b[start..])
+}
+
 /// True when `s` would come out of [`normalise`] unchanged.
 fn is_normal_form(s: &str) -> bool {
     let b = s.as_bytes();
@@ -342,6 +377,10 @@ mod tests {
         assert_eq!(norm("/./a"), "a");
         assert_eq!(norm(".//a"), "a");
         assert!(matches!(Key::parse("a/b").unwrap(), Cow::Borrowed(_)));
+        assert!(quick_check(b"a/b.json") && quick_check(b".hidden/x") && quick_check("ü/κ".as_bytes()));
+        for slow in ["", "/a", "./a", "a//b", "a/", "a/./b", "a/../b", r"a\b", "a\u{85}", ".objstore-x", "a\nb"] {
+            assert!(!quick_check(slow.as_bytes()), "{slow:?}");
+        }
         assert!(matches!(Key::parse("/a/b").unwrap(), Cow::Owned(_)));
     }
 
@@ -399,6 +438,13 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn quick_check_agrees_with_the_full_rules(s in "[a-z./\\\\ \u{0}\u{7f}\u{85}é]{0,20}") {
+            if quick_check(s.as_bytes()) {
+                proptest::prop_assert!(is_normal_form(&s) && validate(&s, &s).is_ok(), "{:?}", s);
+            }
+        }
+
         #[test]
         fn normalisation_is_idempotent_and_never_escapes(s in "[a-z./\\\\ ]{0,40}") {
             if let Ok(k) = Key::parse(&s) {

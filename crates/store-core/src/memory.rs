@@ -164,6 +164,11 @@ impl Backend for MemoryBackend {
         Ok(GetResult::Found(Object { bytes: entry.bytes.clone(), meta }))
     }
 
+    fn get_ready(&self, key: &Key) -> Option<Object> {
+        let map = self.read();
+        map.get_key_value(key).map(|(k, e)| Object { bytes: e.bytes.clone(), meta: e.meta(k) })
+    }
+
     async fn head(&self, key: &Key) -> Result<ObjectMeta> {
         let map = self.read();
         map.get_key_value(key).map(|(k, e)| e.meta(k)).ok_or_else(|| Error::not_found(key))

@@ -210,6 +210,25 @@ impl Backend for CacheLayer {
         }
     }
 
+    fn get_ready(&self, key: &Key) -> Option<Object> {
+        let cached = self.cache.get(key);
+        if let Some(cached) = &cached {
+            if self.is_fresh(cached) {
+                return Some(Object { bytes: cached.bytes.clone(), meta: cached.meta.clone() });
+            }
+        }
+        // The backend may still answer at once (memory); cache what it says, as get() would.
+        let generation = *self.stripe(key);
+        let object = self.inner.get_ready(key)?;
+        match cached {
+            Some(cached) if cached.meta.version == object.meta.version => {
+                cached.checked_at.store(self.now(), Ordering::Relaxed);
+            }
+            _ => self.fill(key, generation, &object),
+        }
+        Some(object)
+    }
+
     async fn head(&self, key: &Key) -> Result<ObjectMeta> {
         if let Some(cached) = self.cache.get(key) {
             if self.is_fresh(&cached) {

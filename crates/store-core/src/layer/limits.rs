@@ -28,7 +28,7 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 use tokio::sync::{Mutex as AsyncMutex, RwLock as AsyncRwLock};
 
-use crate::backend::{Backend, Capabilities, GetOptions, GetResult, ObjectMeta, PutMode, StoreLock, Usage};
+use crate::backend::{Backend, Capabilities, GetOptions, GetResult, Object, ObjectMeta, PutMode, StoreLock, Usage};
 use crate::error::{Error, LimitKind, Result};
 use crate::key::{Key, KeyBuf};
 use crate::ledger::{LedgerFigures, LocalLedger, UsageLedger};
@@ -197,6 +197,10 @@ impl Backend for LimitsLayer {
 
     async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult> {
         self.inner.get(key, opts).await
+    }
+
+    fn get_ready(&self, key: &Key) -> Option<Object> {
+        self.inner.get_ready(key)
     }
 
     async fn head(&self, key: &Key) -> Result<ObjectMeta> {
