@@ -1,0 +1,371 @@
+//! `cargo xtask bench`: objstore beside its floors, measured in the same run.
+//!
+//! Each measurement alternates rounds of the objstore operation and of its floor (the same work
+//! done with the plainest tool: raw `std::fs`, raw moka), flips which goes first every round,
+//! drops a warm-up round, and reports the median time per operation of each and their ratio.
+//! Saves always create fresh keys (deleting between rounds would measure the file system's
+//! allocator, not the code) and are deleted after the group.
+//!
+//! Options: `--quick` (fewer rounds), `--only NAME` (groups whose name contains NAME:
+//! `save`, `read`, `async`, `cached`, `keys`).
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use objstore::{CacheOptions, CachePolicy, blocking};
+
+const KIB: usize = 1024;
+const MIB: usize = 1024 * 1024;
+
+struct Config {
+    rounds: usize,
+    only: Option<String>,
+}
+
+/// One row of the table.
+struct Row {
+    operation: &'static str,
+    size: String,
+    ours: Duration,
+    floor: Duration,
+    floor_name: &'static str,
+    target: Option<f64>,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1).cloned());
+    let config = Config { rounds: if quick { 5 } else { 11 }, only };
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("objstore-bench");
+    let _ = fs::remove_dir_all(&base);
+    fs::create_dir_all(&base).unwrap();
+
+    let mut rows = Vec::new();
+    let wants = |name: &str| config.only.as_deref().is_none_or(|o| name.contains(o));
+    if wants("save") {
+        rows.extend(durable_save(&config, &base.join("save")));
+    }
+    if wants("read") {
+        rows.extend(uncached_read(&config, &base.join("read")));
+    }
+    if wants("async") {
+        rows.extend(async_reads(&config, &base.join("async")));
+    }
+    if wants("cached") {
+        rows.extend(cached_read(&config, &base.join("cached")));
+    }
+    if wants("keys") {
+        rows.extend(keys(&config, &base.join("keys")));
+    }
+    let _ = fs::remove_dir_all(&base);
+    print_table(&config, &rows);
+}
+
+/// Median time per operation of `ours` and `floor`, each run `ops` times a round.
+fn compare(
+    config: &Config,
+    ops: usize,
+    mut ours: impl FnMut(usize),
+    mut floor: impl FnMut(usize),
+) -> (Duration, Duration) {
+    let mut ours_times = Vec::new();
+    let mut floor_times = Vec::new();
+    let mut next = 0;
+    for round in 0..=config.rounds {
+        let time = |f: &mut dyn FnMut(usize), next: &mut usize| {
+            let start = Instant::now();
+            for _ in 0..ops {
+                f(*next);
+                *next += 1;
+            }
+            start.elapsed() / ops as u32
+        };
+        let (a, b) = if round % 2 == 0 {
+            let a = time(&mut ours, &mut next);
+            (a, time(&mut floor, &mut next))
+        } else {
+            let b = time(&mut floor, &mut next);
+            (time(&mut ours, &mut next), b)
+        };
+        if round > 0 {
+            ours_times.push(a);
+            floor_times.push(b);
+        }
+    }
+    (median(ours_times), median(floor_times))
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+fn payload(len: usize) -> Bytes {
+    (0..len).map(|i| (i * 31 % 251) as u8).collect::<Vec<u8>>().into()
+}
+
+fn size_name(len: usize) -> String {
+    if len >= MIB { format!("{} MiB", len / MIB) } else { format!("{} KiB", len / KIB) }
+}
+
+fn url(dir: &Path) -> String {
+    format!("file://{}", dir.display())
+}
+
+/// Durable save vs temp file + write + fsync + rename + fsync(folder) with std::fs.
+fn durable_save(config: &Config, dir: &Path) -> Vec<Row> {
+    let store = blocking::open(&url(dir)).unwrap();
+    let folder = dir.join("data");
+    let mut rows = Vec::new();
+    for (len, ops) in [(KIB, 40), (64 * KIB, 20), (MIB, 6), (16 * MIB, 2)] {
+        let value = payload(len);
+        let raw = value.clone();
+        let folder_for_floor = folder.clone();
+        store.save_bytes("data/warm", value.clone()).unwrap();
+        let (ours, floor) = compare(
+            config,
+            ops,
+            |i| store.save_bytes(&format!("data/ours-{len}-{i}"), value.clone()).unwrap(),
+            |i| raw_durable_write(&folder_for_floor, &format!("floor-{len}-{i}"), &raw),
+        );
+        rows.push(Row {
+            operation: "durable save (blocking)",
+            size: size_name(len),
+            ours,
+            floor,
+            floor_name: "temp+write+fsync+rename+fsync(dir)",
+            target: Some(1.10),
+        });
+        // Free the space of the big sizes before the next size.
+        for entry in fs::read_dir(&folder).unwrap() {
+            let _ = fs::remove_file(entry.unwrap().path());
+        }
+    }
+    rows
+}
+
+fn raw_durable_write(folder: &Path, name: &str, data: &[u8]) {
+    let tmp = folder.join(format!("{name}.tmp"));
+    let mut file = fs::File::create_new(&tmp).unwrap();
+    file.write_all(data).unwrap();
+    file.sync_all().unwrap();
+    drop(file);
+    fs::rename(&tmp, folder.join(name)).unwrap();
+    fs::File::open(folder).unwrap().sync_all().unwrap();
+}
+
+/// Uncached blocking read vs std::fs::read of the same file.
+fn uncached_read(config: &Config, dir: &Path) -> Vec<Row> {
+    let store = blocking::builder(url(dir)).cache(CacheOptions::DISABLED).build().unwrap();
+    let mut rows = Vec::new();
+    for (len, ops) in [(KIB, 2000), (64 * KIB, 400), (MIB, 40), (16 * MIB, 3)] {
+        let key = format!("r/{len}");
+        store.save_bytes(&key, payload(len)).unwrap();
+        let path = dir.join(&key);
+        let (ours, floor) = compare(
+            config,
+            ops,
+            |_| assert_eq!(store.read_bytes(&key).unwrap().len(), len),
+            |_| assert_eq!(fs::read(&path).unwrap().len(), len),
+        );
+        let target = if len == KIB {
+            Some(2.0)
+        } else if len >= MIB {
+            Some(1.2)
+        } else {
+            None
+        };
+        rows.push(Row {
+            operation: "uncached read (blocking)",
+            size: size_name(len),
+            ours,
+            floor,
+            floor_name: "std::fs::read",
+            target,
+        });
+    }
+    rows
+}
+
+/// The async facade on a runtime: uncached read (target), plus save and cached read for reference.
+fn async_reads(config: &Config, dir: &Path) -> Vec<Row> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let store =
+        runtime.block_on(objstore::ObjectStore::builder(url(dir)).cache(CacheOptions::DISABLED).build()).unwrap();
+    runtime.block_on(store.save_bytes("a/1k", payload(KIB))).unwrap();
+    let path = dir.join("a/1k");
+    let ops = 1000;
+    let (ours, floor) = compare(
+        config,
+        1,
+        |_| {
+            runtime.block_on(async {
+                for _ in 0..ops {
+                    assert_eq!(store.read_bytes("a/1k").await.unwrap().len(), KIB);
+                }
+            })
+        },
+        |_| {
+            for _ in 0..ops {
+                assert_eq!(fs::read(&path).unwrap().len(), KIB);
+            }
+        },
+    );
+    vec![Row {
+        operation: "uncached read (async)",
+        size: size_name(KIB),
+        ours: ours / ops as u32,
+        floor: floor / ops as u32,
+        floor_name: "std::fs::read",
+        target: Some(5.0),
+    }]
+}
+
+/// A cached read with `Trust` vs a raw moka get of the same value.
+fn cached_read(config: &Config, dir: &Path) -> Vec<Row> {
+    let store = blocking::builder(url(dir))
+        .cache(CacheOptions { policy: CachePolicy::Trust, ..CacheOptions::default() })
+        .build()
+        .unwrap();
+    let raw: moka::sync::Cache<String, Bytes> = moka::sync::Cache::builder()
+        .max_capacity(CacheOptions::default().capacity_bytes)
+        .weigher(|k: &String, v: &Bytes| (k.len() + v.len()) as u32)
+        .build();
+    let keys: Vec<String> = (0..1000).map(|i| format!("cached/key-{i:04}.json")).collect();
+    let value = payload(KIB);
+    for k in &keys {
+        store.save_bytes(k, value.clone()).unwrap();
+        store.read_bytes(k).unwrap();
+        raw.insert(k.clone(), value.clone());
+    }
+    let ops = 20_000;
+    let mut rows = Vec::new();
+    let (ours, floor) = compare(
+        config,
+        ops,
+        |i| assert_eq!(store.read_bytes(&keys[i % keys.len()]).unwrap().len(), KIB),
+        |i| assert_eq!(raw.get(keys[i % keys.len()].as_str()).unwrap().len(), KIB),
+    );
+    rows.push(Row {
+        operation: "cached read, Trust (blocking)",
+        size: size_name(KIB),
+        ours,
+        floor,
+        floor_name: "moka::sync::Cache::get",
+        target: Some(1.5),
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let async_store = store.as_async().clone();
+    let (ours, floor) = compare(
+        config,
+        1,
+        |_| {
+            runtime.block_on(async {
+                for i in 0..ops {
+                    assert_eq!(async_store.read_bytes(&keys[i % keys.len()]).await.unwrap().len(), KIB);
+                }
+            })
+        },
+        |_| {
+            for i in 0..ops {
+                assert_eq!(raw.get(keys[i % keys.len()].as_str()).unwrap().len(), KIB);
+            }
+        },
+    );
+    rows.push(Row {
+        operation: "cached read, Trust (async)",
+        size: size_name(KIB),
+        ours: ours / ops as u32,
+        floor: floor / ops as u32,
+        floor_name: "moka::sync::Cache::get",
+        target: None,
+    });
+    rows
+}
+
+/// keys() over 50,000 objects vs a recursive read_dir that collects the same key strings.
+fn keys(config: &Config, dir: &Path) -> Vec<Row> {
+    // Files other programs write are objects too: create them directly, 50 folders of 1,000.
+    for f in 0..50 {
+        let folder = dir.join(format!("f{f:02}"));
+        fs::create_dir_all(&folder).unwrap();
+        for i in 0..1000 {
+            fs::write(folder.join(format!("object-{i:04}.json")), b"{}").unwrap();
+        }
+    }
+    let store = blocking::open(&url(dir)).unwrap();
+    let (ours, floor) = compare(
+        &Config { rounds: config.rounds.min(7), only: None },
+        1,
+        |_| assert_eq!(store.keys().unwrap().len(), 50_000),
+        |_| {
+            let mut out = Vec::new();
+            read_dir_keys(dir, String::new(), &mut out);
+            assert_eq!(out.len(), 50_000);
+        },
+    );
+    vec![Row {
+        operation: "keys() of 50,000 objects (blocking)",
+        size: "-".into(),
+        ours,
+        floor,
+        floor_name: "recursive std::fs::read_dir",
+        target: Some(1.5),
+    }]
+}
+
+fn read_dir_keys(dir: &Path, prefix: String, out: &mut Vec<String>) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        if name.starts_with(".objstore") {
+            continue;
+        }
+        if entry.file_type().unwrap().is_dir() {
+            read_dir_keys(&entry.path(), format!("{prefix}{name}/"), out);
+        } else {
+            out.push(format!("{prefix}{name}"));
+        }
+    }
+}
+
+fn print_table(config: &Config, rows: &[Row]) {
+    println!(
+        "\nobjstore bench — medians of {} rounds per figure, objstore and floor interleaved in the same run",
+        config.rounds
+    );
+    println!("\n| operation | size | objstore | floor | floor is | ratio | target | met |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        let ratio = r.ours.as_secs_f64() / r.floor.as_secs_f64();
+        let (target, met) = match r.target {
+            Some(t) => (format!("≤ {t:.2}×"), if ratio <= t { "yes" } else { "NO" }),
+            None => ("-".into(), "-"),
+        };
+        println!(
+            "| {} | {} | {} | {} | {} | {ratio:.2}× | {target} | {met} |",
+            r.operation,
+            r.size,
+            show(r.ours),
+            show(r.floor),
+            r.floor_name
+        );
+    }
+}
+
+fn show(d: Duration) -> String {
+    let ns = d.as_nanos();
+    if ns < 10_000 {
+        format!("{ns} ns")
+    } else if ns < 10_000_000 {
+        format!("{:.1} µs", ns as f64 / 1000.0)
+    } else {
+        format!("{:.2} ms", ns as f64 / 1e6)
+    }
+}
