@@ -212,33 +212,37 @@ pub fn normalise_prefix(input: &str) -> Result<String> {
 /// True when `name` can be one segment of a key: what a file or folder name must be for a
 /// backend that maps keys to paths to treat it as part of a key.
 pub fn is_segment(name: &str) -> bool {
-    !name.contains('/') && quick_check(name.as_bytes())
+    !name.contains('/') && !name.contains('\\') && name.len() <= MAX_KEY_BYTES && segment_is_valid(name)
 }
 
-/// One pass over the bytes: true when `b` is a valid key already in normal form (the common
-/// case). False means "take the slow path", which normalises or explains what is wrong.
+/// The rules of one segment (no separators in it): not empty, `.` or `..`, no control
+/// characters, not reserved.
+fn segment_is_valid(segment: &str) -> bool {
+    !segment.is_empty()
+        && segment != "."
+        && segment != ".."
+        && !segment.starts_with(RESERVED_PREFIX)
+        && !segment.chars().any(char::is_control)
+}
+
+/// True when `b` is certainly a valid key in normal form: the common shape, proved with two
+/// branch-free passes (which compile to vector instructions). False means "take the slow path",
+/// which normalises, accepts or explains what is wrong; keys starting with '.' (`.hidden`) and
+/// segments starting with '.' always go there, as do the store's reserved names.
 fn quick_check(b: &[u8]) -> bool {
-    if b.is_empty() || b.len() > MAX_KEY_BYTES || b[0] == b'/' || b.starts_with(b"./") {
+    let (Some(&first), Some(&last)) = (b.first(), b.last()) else { return false };
+    if b.len() > MAX_KEY_BYTES || first == b'/' || first == b'.' || last == b'/' {
         return false;
     }
-    let segment_ok =
-        |seg: &[u8]| !seg.is_empty() && seg != b"." && seg != b".." && !seg.starts_with(RESERVED_PREFIX.as_bytes());
-    let mut start = 0;
-    for (i, &c) in b.iter().enumerate() {
-        match c {
-            b'/' => {
-                if !segment_ok(&b[start..i]) {
-                    return false;
-                }
-                start = i + 1;
-            }
-            // '\', C0 controls, DEL, and the lead byte of C1 controls (U+0080..U+009F).
-            b'\\' | 0x00..=0x1f | 0x7f => return false,
-            0xc2 if matches!(b.get(i + 1), Some(0x80..=0x9f)) => return false,
-            _ => {}
-        }
-    }
-    segment_ok(&b[start..])
+    // C0 controls, DEL, '\\', and 0xC2: the lead byte of C1 controls (and of harmless
+    // characters such as '£', which the slow path accepts).
+    let unusual = b.iter().fold(false, |seen, &c| seen | (c < 0x20) | (c == 0x7f) | (c == b'\\') | (c == 0xc2));
+    // An empty segment ("//") or one starting with '.' ("/.", "/..", "/.objstore").
+    let odd_segment = b[..b.len() - 1]
+        .iter()
+        .zip(&b[1..])
+        .fold(false, |seen, (&c, &next)| seen | ((c == b'/') & ((next == b'/') | (next == b'.'))));
+    !unusual && !odd_segment
 }
 
 /// True when `s` would come out of [`normalise`] unchanged.
@@ -377,7 +381,16 @@ mod tests {
         assert_eq!(norm("/./a"), "a");
         assert_eq!(norm(".//a"), "a");
         assert!(matches!(Key::parse("a/b").unwrap(), Cow::Borrowed(_)));
-        assert!(quick_check(b"a/b.json") && quick_check(b".hidden/x") && quick_check("ü/κ".as_bytes()));
+        assert!(quick_check(b"a/b.json") && quick_check(b"v1.0/model") && quick_check("ü/κ".as_bytes()));
+        // Valid, but left to the slow path.
+        assert!(!quick_check(b".hidden/x") && !quick_check(b"a/.hidden"));
+        assert!(matches!(Key::parse(".hidden/x").unwrap(), Cow::Borrowed(_)));
+        for name in [".hidden", "a b", "x..", "ü", "£"] {
+            assert!(is_segment(name), "{name:?}");
+        }
+        for name in ["", ".", "..", "a/b", r"a\b", "a\u{0}", "a\u{85}", ".objstore", ".objstore-tmp-1"] {
+            assert!(!is_segment(name), "{name:?}");
+        }
         for slow in ["", "/a", "./a", "a//b", "a/", "a/./b", "a/../b", r"a\b", "a\u{85}", ".objstore-x", "a\nb"] {
             assert!(!quick_check(slow.as_bytes()), "{slow:?}");
         }
@@ -443,6 +456,12 @@ mod tests {
             if quick_check(s.as_bytes()) {
                 proptest::prop_assert!(is_normal_form(&s) && validate(&s, &s).is_ok(), "{:?}", s);
             }
+        }
+
+        #[test]
+        fn is_segment_agrees_with_key_parsing(s in "[a-z.\\\\ \u{0}\u{85}é]{0,12}") {
+            let as_key = Key::parse(&s).map(|k| k.as_str() == s).unwrap_or(false);
+            proptest::prop_assert_eq!(is_segment(&s), as_key, "{:?}", s);
         }
 
         #[test]
