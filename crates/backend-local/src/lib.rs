@@ -65,8 +65,7 @@ use store_core::key::RESERVED_PREFIX;
 use store_core::ledger::UsageLedger;
 use store_core::registry::{BACKENDS, BackendFactory, BackendOptions, StoreUrl};
 use store_core::{
-    Backend, Capabilities, Error, GetOptions, GetResult, Key, KeyBuf, Object, ObjectMeta, PutMode, Result, StoreLock,
-    Usage,
+    Backend, Capabilities, Error, GetOptions, GetResult, Key, KeyBuf, ObjectMeta, PutMode, Result, StoreLock, Usage,
 };
 
 use crate::errors::os_error;
@@ -281,7 +280,7 @@ impl Backend for LocalBackend {
         }
     }
 
-    fn get_ready(&self, _key: &Key) -> Option<Object> {
+    fn get_ready(&self, _key: &Key) -> Option<Bytes> {
         // Every read of a file is I/O.
         None
     }

@@ -7,6 +7,7 @@
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::fs::{self, AtFlags, FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
@@ -44,8 +45,54 @@ impl Root {
     }
 
     /// Opens `relative` (a path under the root) with `flags`, refusing to leave the root.
+    ///
+    /// Uses `openat2(RESOLVE_BENEATH)`. Where that system call does not exist (kernels before
+    /// 5.6, some sandboxes, valgrind), it opens one component at a time with `O_NOFOLLOW`
+    /// instead, which refuses every symlink: stricter, and just as confined.
     pub(crate) fn open_beneath(&self, relative: &str, flags: OFlags) -> std::result::Result<OwnedFd, Errno> {
-        fs::openat2(&self.fd, relative, flags | OFlags::CLOEXEC, Mode::empty(), BENEATH)
+        static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
+        if !NO_OPENAT2.load(Ordering::Relaxed) {
+            match fs::openat2(&self.fd, relative, flags | OFlags::CLOEXEC, Mode::empty(), BENEATH) {
+                Err(Errno::NOSYS) => {
+                    tracing::info!("openat2 is not available: symlinks under the store root will not be followed");
+                    NO_OPENAT2.store(true, Ordering::Relaxed);
+                }
+                other => return other,
+            }
+        }
+        self.open_each_component(relative, flags)
+    }
+
+    /// `open_beneath` without `openat2`: every component opened with `O_NOFOLLOW`.
+    fn open_each_component(&self, relative: &str, flags: OFlags) -> std::result::Result<OwnedFd, Errno> {
+        let mut current: Option<OwnedFd> = None;
+        let mut components = relative.split('/').filter(|c| !c.is_empty() && *c != ".").peekable();
+        if components.peek().is_none() {
+            return fs::openat(&self.fd, ".", flags | OFlags::CLOEXEC, Mode::empty());
+        }
+        while let Some(component) = components.next() {
+            if component == ".." {
+                return Err(Errno::XDEV);
+            }
+            let base = current.as_ref().map_or(self.fd.as_fd(), AsFd::as_fd);
+            let last = components.peek().is_none();
+            let component_flags =
+                if last { flags } else { OFlags::PATH | OFlags::DIRECTORY } | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            let fd = match fs::openat(base, component, component_flags, Mode::empty()) {
+                // A symlink, refused rather than followed.
+                Err(Errno::LOOP) => return Err(Errno::XDEV),
+                other => other?,
+            };
+            if last && flags.contains(OFlags::PATH) {
+                // O_PATH|O_NOFOLLOW opens a symlink itself instead of failing: refuse it here.
+                let st = fs::fstat(&fd)?;
+                if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
+                    return Err(Errno::XDEV);
+                }
+            }
+            current = Some(fd);
+        }
+        current.ok_or(Errno::NOENT)
     }
 
     /// The folder holding `key` and the key's last segment. With `create`, missing folders are

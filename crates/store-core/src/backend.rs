@@ -160,9 +160,9 @@ pub trait Backend: Debug + Send + Sync + 'static {
     /// Reads a value, or answers `NotModified` when `opts.if_none_match` is current.
     async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult>;
 
-    /// Answers a read right now, without I/O or waiting, when that is possible (a fresh cache
+    /// The value of `key` right now, without I/O or waiting, when that is possible (a fresh cache
     /// hit, an in-memory map). `None` means "ask [`Backend::get`]", never "absent".
-    fn get_ready(&self, key: &Key) -> Option<Object>;
+    fn get_ready(&self, key: &Key) -> Option<Bytes>;
 
     /// The metadata of an object, or `NotFound`.
     async fn head(&self, key: &Key) -> Result<ObjectMeta>;

@@ -164,9 +164,8 @@ impl Backend for MemoryBackend {
         Ok(GetResult::Found(Object { bytes: entry.bytes.clone(), meta }))
     }
 
-    fn get_ready(&self, key: &Key) -> Option<Object> {
-        let map = self.read();
-        map.get_key_value(key).map(|(k, e)| Object { bytes: e.bytes.clone(), meta: e.meta(k) })
+    fn get_ready(&self, key: &Key) -> Option<Bytes> {
+        self.read().get(key).map(|e| e.bytes.clone())
     }
 
     async fn head(&self, key: &Key) -> Result<ObjectMeta> {

@@ -161,8 +161,8 @@ impl ObjectStore {
     /// Reads the bytes under `key`; `NotFound` when there are none.
     pub async fn read_bytes(&self, key: &str) -> Result<Bytes> {
         let key = self.key(key)?;
-        if let Some(object) = self.shared.stack.get_ready(&key) {
-            return Ok(object.bytes);
+        if let Some(bytes) = self.shared.stack.get_ready(&key) {
+            return Ok(bytes);
         }
         Ok(get_object(&*self.shared.stack, &key).await?.bytes)
     }
@@ -170,7 +170,7 @@ impl ObjectStore {
     /// The bytes under `key` when the stack can answer without I/O (a fresh cache hit).
     pub(crate) fn read_bytes_ready(&self, key: &str) -> Result<Option<Bytes>> {
         let key = self.key(key)?;
-        Ok(self.shared.stack.get_ready(&key).map(|object| object.bytes))
+        Ok(self.shared.stack.get_ready(&key))
     }
 
     /// Reads a value together with its metadata (its version is the one of exactly these bytes).

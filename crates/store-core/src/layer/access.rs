@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt};
 
-use crate::backend::{Backend, Capabilities, GetOptions, GetResult, Object, ObjectMeta, PutMode, StoreLock, Usage};
+use crate::backend::{Backend, Capabilities, GetOptions, GetResult, ObjectMeta, PutMode, StoreLock, Usage};
 use crate::error::{Error, Operation, Result};
 use crate::key::{Key, KeyBuf};
 use crate::ledger::UsageLedger;
@@ -63,7 +63,7 @@ impl Backend for AccessLayer {
         self.inner.get(key, opts).await
     }
 
-    fn get_ready(&self, key: &Key) -> Option<Object> {
+    fn get_ready(&self, key: &Key) -> Option<Bytes> {
         // Without read permission, let get() answer with the refusal.
         if self.access.read { self.inner.get_ready(key) } else { None }
     }

@@ -73,10 +73,16 @@ impl CacheLayer {
         self.written(key, None);
     }
 
-    /// The number of cached values (approximate: moka applies changes lazily).
+    /// The number of cached values.
     pub fn entry_count(&self) -> u64 {
         self.cache.run_pending_tasks();
         self.cache.entry_count()
+    }
+
+    /// The bytes the cache holds (values, keys and a fixed overhead per entry).
+    pub fn weighted_size(&self) -> u64 {
+        self.cache.run_pending_tasks();
+        self.cache.weighted_size()
     }
 
     fn now(&self) -> u64 {
@@ -210,23 +216,13 @@ impl Backend for CacheLayer {
         }
     }
 
-    fn get_ready(&self, key: &Key) -> Option<Object> {
-        let cached = self.cache.get(key);
-        if let Some(cached) = &cached {
-            if self.is_fresh(cached) {
-                return Some(Object { bytes: cached.bytes.clone(), meta: cached.meta.clone() });
-            }
+    fn get_ready(&self, key: &Key) -> Option<Bytes> {
+        match self.cache.get(key) {
+            Some(cached) if self.is_fresh(&cached) => Some(cached.bytes.clone()),
+            // Not answerable from here. (A backend that answers at once is asked through get(),
+            // which fills the cache with the version it needs.)
+            _ => None,
         }
-        // The backend may still answer at once (memory); cache what it says, as get() would.
-        let generation = *self.stripe(key);
-        let object = self.inner.get_ready(key)?;
-        match cached {
-            Some(cached) if cached.meta.version == object.meta.version => {
-                cached.checked_at.store(self.now(), Ordering::Relaxed);
-            }
-            _ => self.fill(key, generation, &object),
-        }
-        Some(object)
     }
 
     async fn head(&self, key: &Key) -> Result<ObjectMeta> {
@@ -266,5 +262,64 @@ impl Backend for CacheLayer {
 
     async fn lock_store(&self) -> Result<Option<StoreLock>> {
         self.inner.lock_store().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryBackend;
+
+    fn layer(capacity_bytes: u64, max_entry_bytes: u64, policy: CachePolicy) -> (Arc<MemoryBackend>, CacheLayer) {
+        let memory = Arc::new(MemoryBackend::new());
+        let cache = CacheLayer::new(memory.clone(), CacheOptions { capacity_bytes, max_entry_bytes, policy });
+        (memory, cache)
+    }
+
+    fn key(s: &str) -> KeyBuf {
+        KeyBuf::parse(s).unwrap()
+    }
+
+    #[tokio::test]
+    async fn stays_within_its_capacity_in_bytes() {
+        let (_, cache) = layer(64 * 1024, 8 * 1024, CachePolicy::Trust);
+        for i in 0..100 {
+            cache.put(&key(&format!("k{i}")), Bytes::from(vec![0u8; 4096]), &PutMode::Overwrite).await.unwrap();
+        }
+        let held = cache.weighted_size();
+        assert!(held <= 64 * 1024, "the cache holds {held} bytes, more than its capacity");
+        assert!(cache.entry_count() >= 10, "the cache should hold about 15 entries of 4 KiB");
+    }
+
+    #[tokio::test]
+    async fn large_values_bypass_it() {
+        let (_, cache) = layer(1 << 20, 8 * 1024, CachePolicy::Trust);
+        cache.put(&key("big"), Bytes::from(vec![1u8; 8 * 1024 + 1]), &PutMode::Overwrite).await.unwrap();
+        cache.put(&key("small"), Bytes::from(vec![1u8; 100]), &PutMode::Overwrite).await.unwrap();
+        let read = crate::backend::get_object(&cache, &key("big")).await.unwrap();
+        assert_eq!(read.bytes.len(), 8 * 1024 + 1);
+        assert_eq!(cache.entry_count(), 1, "only the small value may be cached");
+    }
+
+    #[tokio::test]
+    async fn trust_serves_the_cached_copy_and_forget_drops_it() {
+        let (memory, cache) = layer(1 << 20, 1 << 20, CachePolicy::Trust);
+        cache.put(&key("k"), Bytes::from_static(b"v1"), &PutMode::Overwrite).await.unwrap();
+        // Changed beneath the cache, as another process would.
+        memory.put(&key("k"), Bytes::from_static(b"v2"), &PutMode::Overwrite).await.unwrap();
+        assert_eq!(&cache.get_ready(&key("k")).unwrap()[..], b"v1");
+        cache.forget(&key("k"));
+        assert!(cache.get_ready(&key("k")).is_none());
+        let read = crate::backend::get_object(&cache, &key("k")).await.unwrap();
+        assert_eq!(&read.bytes[..], b"v2");
+        assert_eq!(&cache.get_ready(&key("k")).unwrap()[..], b"v2");
+    }
+
+    #[tokio::test]
+    async fn revalidate_answers_not_modified_without_rereading() {
+        let (_, cache) = layer(1 << 20, 1 << 20, CachePolicy::Revalidate);
+        let meta = cache.put(&key("k"), Bytes::from_static(b"v1"), &PutMode::Overwrite).await.unwrap();
+        let opts = GetOptions { if_none_match: Some(meta.version) };
+        assert!(matches!(cache.get(&key("k"), &opts).await.unwrap(), GetResult::NotModified));
     }
 }

@@ -28,7 +28,7 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 use tokio::sync::{Mutex as AsyncMutex, RwLock as AsyncRwLock};
 
-use crate::backend::{Backend, Capabilities, GetOptions, GetResult, Object, ObjectMeta, PutMode, StoreLock, Usage};
+use crate::backend::{Backend, Capabilities, GetOptions, GetResult, ObjectMeta, PutMode, StoreLock, Usage};
 use crate::error::{Error, LimitKind, Result};
 use crate::key::{Key, KeyBuf};
 use crate::ledger::{LedgerFigures, LocalLedger, UsageLedger};
@@ -199,7 +199,7 @@ impl Backend for LimitsLayer {
         self.inner.get(key, opts).await
     }
 
-    fn get_ready(&self, key: &Key) -> Option<Object> {
+    fn get_ready(&self, key: &Key) -> Option<Bytes> {
         self.inner.get_ready(key)
     }
 

@@ -14,6 +14,8 @@ async fn limited(kit: &Kit, url: &str, limits: Limits) -> ObjectStore {
 /// Reaching `max_objects` is allowed, passing it is refused, overwrites are free.
 pub async fn limit_on_objects(kit: Kit) {
     let s = limited(&kit, &kit.url(), Limits { max_objects: Some(3), ..Limits::default() }).await;
+    assert_eq!(s.limits(), Limits { max_objects: Some(3), ..Limits::default() });
+    assert_eq!(s.project("p").limits(), s.limits(), "views share the store's limits");
     for k in ["a", "b", "c"] {
         ok(s.save(k, "v").await, "save up to the limit");
     }

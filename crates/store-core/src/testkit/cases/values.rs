@@ -70,6 +70,7 @@ pub async fn large_values(kit: Kit) {
 pub async fn missing_keys(kit: Kit) {
     let s = kit.store().await;
     ok(s.save("present", "x").await, "save");
+    let before = snapshot(&s).await;
     assert!(!ok(s.contains_key("absent").await, "contains_key"));
     assert!(ok(s.contains_key("present").await, "contains_key"));
     assert_err!(s.read("absent").await, Error::NotFound { ref key } if key == "absent");
@@ -78,6 +79,7 @@ pub async fn missing_keys(kit: Kit) {
     assert_err!(s.read_xml::<Insight>("absent").await, Error::NotFound { .. });
     assert_err!(s.head("absent").await, Error::NotFound { .. });
     assert_err!(s.delete("absent").await, Error::NotFound { ref key } if key == "absent");
+    assert_eq!(snapshot(&s).await, before, "a failed read or delete changed the store");
     // A key that is only a folder of other keys is not an object either.
     ok(s.save("folder/inside", "x").await, "save");
     assert!(!ok(s.contains_key("folder").await, "contains_key folder"));

@@ -1,0 +1,190 @@
+//! What only local disk promises: temp files, foreign files, in-place edits, confinement,
+//! special files, durability options.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::os::unix::fs::symlink;
+use std::path::Path;
+
+use backend_local as _;
+use rustix::fs::FlockOperation;
+use store_core::{CacheOptions, CachePolicy, Error, ObjectStore, blocking};
+
+fn url(dir: &Path) -> String {
+    format!("file://{}", dir.display())
+}
+
+fn names_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        if entry.file_type().unwrap().is_dir() && name != ".objstore" {
+            out.extend(names_under(&entry.path()).into_iter().map(|n| format!("{name}/{n}")));
+        } else {
+            out.push(name);
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn temp_files_are_invisible_and_swept_unless_their_writer_lives() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = blocking::open(&url(dir.path())).unwrap();
+    store.save("a/kept", "v").unwrap();
+    // Left by a crashed writer (no lock), at the top and in a folder.
+    std::fs::write(dir.path().join(".objstore-tmp-dead-1"), vec![0u8; 100]).unwrap();
+    std::fs::write(dir.path().join("a/.objstore-tmp-dead-2"), vec![0u8; 100]).unwrap();
+    // Held by a live writer: its flock is taken.
+    let live_path = dir.path().join("a/.objstore-tmp-live-3");
+    let live = std::fs::File::create(&live_path).unwrap();
+    rustix::fs::flock(&live, FlockOperation::LockExclusive).unwrap();
+
+    assert_eq!(store.keys().unwrap(), vec!["a/kept"]);
+    assert_eq!(store.usage().unwrap().objects, 1);
+    assert_eq!(store.entries().count(), 1);
+    assert!(matches!(store.read(".objstore-tmp-dead-1"), Err(Error::InvalidKey { .. })));
+
+    drop(store);
+    let _reopened = blocking::open(&url(dir.path())).unwrap();
+    assert!(!dir.path().join(".objstore-tmp-dead-1").exists(), "an abandoned temp file survived the open");
+    assert!(!dir.path().join("a/.objstore-tmp-dead-2").exists());
+    assert!(live_path.exists(), "the open removed the temp file of a live writer");
+    drop(live);
+}
+
+#[test]
+fn files_other_programs_write_are_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = blocking::open(&url(dir.path())).unwrap();
+    std::fs::create_dir_all(dir.path().join("from/pandas")).unwrap();
+    std::fs::write(dir.path().join("from/pandas/df.csv"), "a,b\n1,2\n").unwrap();
+    std::fs::write(dir.path().join("top.txt"), "top").unwrap();
+    assert!(store.contains_key("from/pandas/df.csv").unwrap());
+    assert_eq!(store.read("from/pandas/df.csv").unwrap(), "a,b\n1,2\n");
+    assert_eq!(store.keys().unwrap(), vec!["from/pandas/df.csv", "top.txt"]);
+    assert_eq!(store.usage().unwrap().bytes, 11);
+    store.delete("top.txt").unwrap();
+    assert!(!dir.path().join("top.txt").exists());
+    // Names that cannot be keys are not objects (and are left alone).
+    std::fs::write(dir.path().join(r"back\slash"), "x").unwrap();
+    std::fs::write(dir.path().join("tab\tname"), "x").unwrap();
+    use std::os::unix::ffi::OsStrExt;
+    std::fs::write(dir.path().join(std::ffi::OsStr::from_bytes(b"not-utf8-\xff")), "x").unwrap();
+    assert_eq!(store.keys().unwrap(), vec!["from/pandas/df.csv"]);
+}
+
+#[test]
+fn revalidation_sees_in_place_edits_by_other_programs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = blocking::open(&url(dir.path())).unwrap();
+    store.save("params.json", "{\"lookback\": 20}").unwrap();
+    assert_eq!(store.read("params.json").unwrap(), "{\"lookback\": 20}");
+    // Same length, new content, written in place (same inode) by another program.
+    std::fs::write(dir.path().join("params.json"), "{\"lookback\": 30}").unwrap();
+    assert_eq!(store.read("params.json").unwrap(), "{\"lookback\": 30}");
+    std::fs::remove_file(dir.path().join("params.json")).unwrap();
+    assert!(matches!(store.read("params.json"), Err(Error::NotFound { .. })));
+
+    // With Trust the cached value stays until clear(), as in LEAN.
+    let trusting = blocking::builder(url(dir.path()))
+        .cache(CacheOptions { policy: CachePolicy::Trust, ..CacheOptions::default() })
+        .build()
+        .unwrap();
+    trusting.save("k", "v1").unwrap();
+    std::fs::write(dir.path().join("k"), "v2").unwrap();
+    assert_eq!(trusting.read("k").unwrap(), "v1");
+    trusting.clear();
+    assert_eq!(trusting.read("k").unwrap(), "v2");
+}
+
+#[test]
+fn symlinks_never_lead_outside_the_root() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret"), "outside").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    symlink(outside.path(), root.join("escape")).unwrap();
+    symlink(outside.path().join("secret"), root.join("secret-link")).unwrap();
+    symlink("../../", root.join("up")).unwrap();
+    let store = blocking::open(&url(&root)).unwrap();
+
+    for key in ["escape/secret", "secret-link", "up/secret", "escape/new"] {
+        assert!(
+            matches!(store.read(key), Err(Error::InvalidKey { .. } | Error::NotFound { .. })),
+            "read {key}: {:?}",
+            store.read(key)
+        );
+        assert!(!store.contains_key(key).unwrap_or(false), "contains_key {key}");
+    }
+    for key in ["escape/secret", "escape/new", "up/x", "escape/deep/new"] {
+        assert!(matches!(store.save(key, "pwned"), Err(Error::InvalidKey { .. })), "save {key}");
+        assert!(store.delete(key).is_err(), "delete {key}");
+        assert!(store.get_file_path(key).is_err(), "get_file_path {key}");
+    }
+    assert!(store.get_file_path("secret-link").is_err());
+    // Nothing outside changed, and the symlinks are not listed as objects.
+    assert_eq!(std::fs::read_to_string(outside.path().join("secret")).unwrap(), "outside");
+    assert_eq!(names_under(outside.path()), vec!["secret"]);
+    assert!(store.keys().unwrap().is_empty(), "{:?}", store.keys().unwrap());
+
+    // A relative symlink to a file inside the root is an ordinary object. An absolute one is
+    // refused even when it points inside: resolution never starts from outside the root.
+    store.save("real", "inside").unwrap();
+    symlink("real", root.join("alias")).unwrap();
+    symlink(root.join("real"), root.join("absolute-alias")).unwrap();
+    assert_eq!(store.read("alias").unwrap(), "inside");
+    assert!(matches!(store.read("absolute-alias"), Err(Error::InvalidKey { .. })));
+    assert_eq!(store.keys().unwrap(), vec!["alias", "real"]);
+}
+
+#[test]
+fn a_fifo_under_the_root_does_not_hang_a_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = blocking::open(&url(dir.path())).unwrap();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        dir.path().join("pipe"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o644),
+        0,
+    )
+    .unwrap();
+    assert!(matches!(store.read("pipe"), Err(Error::NotFound { .. })));
+    assert!(!store.contains_key("pipe").unwrap());
+    assert!(store.keys().unwrap().is_empty());
+}
+
+#[test]
+fn options_durability_and_unknown_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let buffered = blocking::open(&format!("{}?durability=buffered", url(dir.path()))).unwrap();
+    buffered.save("fast", "v").unwrap();
+    assert_eq!(buffered.read("fast").unwrap(), "v");
+    let e = blocking::open(&format!("{}?durability=sometimes", url(dir.path()))).unwrap_err().to_string();
+    assert!(e.contains("durable") && e.contains("buffered"), "{e}");
+    let e = blocking::open(&format!("{}?fsync=no", url(dir.path()))).unwrap_err().to_string();
+    assert!(e.contains("fsync") && e.contains("durability"), "{e}");
+    let e = blocking::open("file://").unwrap_err();
+    assert!(matches!(e, Error::Config { .. }), "{e}");
+    // A file where the root should be is a clear error, not a panic.
+    std::fs::write(dir.path().join("plain-file"), "x").unwrap();
+    assert!(blocking::open(&url(&dir.path().join("plain-file"))).is_err());
+}
+
+#[tokio::test]
+async fn the_store_folder_layout_is_plain_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ObjectStore::builder(url(dir.path())).build().await.unwrap();
+    store.save("a/b/c.json", "{}").await.unwrap();
+    store.save_bytes("d.bin", vec![1u8, 2]).await.unwrap();
+    assert_eq!(names_under(dir.path()), vec![".objstore", "a/b/c.json", "d.bin"]);
+    assert_eq!(std::fs::read(dir.path().join("d.bin")).unwrap(), vec![1, 2]);
+    // Deleting leaves folders; a later key of a folder's name reclaims an empty one.
+    store.delete("a/b/c.json").await.unwrap();
+    store.save("a/b", "now a file").await.unwrap();
+    assert_eq!(std::fs::read_to_string(dir.path().join("a/b")).unwrap(), "now a file");
+}
