@@ -227,65 +227,69 @@ fn async_reads(config: &Config, dir: &Path) -> Vec<Row> {
     }]
 }
 
-/// A cached read with `Trust` vs a raw moka get of the same value.
+/// A cached read with `Trust` vs a raw moka get of the same value. The cache is configured to
+/// hold every size measured (1 GiB, entries up to 32 MiB).
 fn cached_read(config: &Config, dir: &Path) -> Vec<Row> {
-    let store = blocking::builder(url(dir))
-        .cache(CacheOptions { policy: CachePolicy::Trust, ..CacheOptions::default() })
-        .build()
-        .unwrap();
+    let options =
+        CacheOptions { capacity_bytes: 1 << 30, max_entry_bytes: 32 * MIB as u64, policy: CachePolicy::Trust };
+    let store = blocking::builder(url(dir)).cache(options).build().unwrap();
     let raw: moka::sync::Cache<String, Bytes> = moka::sync::Cache::builder()
-        .max_capacity(CacheOptions::default().capacity_bytes)
+        .max_capacity(options.capacity_bytes)
         .weigher(|k: &String, v: &Bytes| (k.len() + v.len()) as u32)
         .build();
-    let keys: Vec<String> = (0..1000).map(|i| format!("cached/key-{i:04}.json")).collect();
-    let value = payload(KIB);
-    for k in &keys {
-        store.save_bytes(k, value.clone()).unwrap();
-        store.read_bytes(k).unwrap();
-        raw.insert(k.clone(), value.clone());
-    }
-    let ops = 20_000;
     let mut rows = Vec::new();
-    let (ours, floor) = compare(
-        config,
-        ops,
-        |i| assert_eq!(store.read_bytes(&keys[i % keys.len()]).unwrap().len(), KIB),
-        |i| assert_eq!(raw.get(keys[i % keys.len()].as_str()).unwrap().len(), KIB),
-    );
-    rows.push(Row {
-        operation: "cached read, Trust (blocking)",
-        size: size_name(KIB),
-        ours,
-        floor,
-        floor_name: "moka::sync::Cache::get",
-        target: Some(1.5),
-    });
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let async_store = store.as_async().clone();
-    let (ours, floor) = compare(
-        config,
-        1,
-        |_| {
-            runtime.block_on(async {
-                for i in 0..ops {
-                    assert_eq!(async_store.read_bytes(&keys[i % keys.len()]).await.unwrap().len(), KIB);
-                }
-            })
-        },
-        |_| {
-            for i in 0..ops {
-                assert_eq!(raw.get(keys[i % keys.len()].as_str()).unwrap().len(), KIB);
-            }
-        },
-    );
-    rows.push(Row {
-        operation: "cached read, Trust (async)",
-        size: size_name(KIB),
-        ours: ours / ops as u32,
-        floor: floor / ops as u32,
-        floor_name: "moka::sync::Cache::get",
-        target: None,
-    });
+    for (len, count) in [(KIB, 1000), (64 * KIB, 100), (MIB, 16), (16 * MIB, 2)] {
+        let keys: Vec<String> = (0..count).map(|i| format!("cached/{len}/key-{i:04}.json")).collect();
+        let value = payload(len);
+        for k in &keys {
+            store.save_bytes(k, value.clone()).unwrap();
+            store.read_bytes(k).unwrap();
+            raw.insert(k.clone(), value.clone());
+        }
+        let ops = 20_000;
+        let (ours, floor) = compare(
+            config,
+            ops,
+            |i| assert_eq!(store.read_bytes(&keys[i % keys.len()]).unwrap().len(), len),
+            |i| assert_eq!(raw.get(keys[i % keys.len()].as_str()).unwrap().len(), len),
+        );
+        rows.push(Row {
+            operation: "cached read, Trust (blocking)",
+            size: size_name(len),
+            ours,
+            floor,
+            floor_name: "moka::sync::Cache::get",
+            target: Some(1.5),
+        });
+        if len == KIB {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let async_store = store.as_async().clone();
+            let (ours, floor) = compare(
+                config,
+                1,
+                |_| {
+                    runtime.block_on(async {
+                        for i in 0..ops {
+                            assert_eq!(async_store.read_bytes(&keys[i % keys.len()]).await.unwrap().len(), KIB);
+                        }
+                    })
+                },
+                |_| {
+                    for i in 0..ops {
+                        assert_eq!(raw.get(keys[i % keys.len()].as_str()).unwrap().len(), KIB);
+                    }
+                },
+            );
+            rows.push(Row {
+                operation: "cached read, Trust (async)",
+                size: size_name(KIB),
+                ours: ours / ops as u32,
+                floor: floor / ops as u32,
+                floor_name: "moka::sync::Cache::get",
+                target: None,
+            });
+        }
+    }
     rows
 }
 

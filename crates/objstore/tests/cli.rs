@@ -113,3 +113,15 @@ fn a_closed_pipe_is_not_an_error() {
         .unwrap();
     assert!(status.success());
 }
+
+#[test]
+fn the_default_store_is_storage_in_the_working_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::cargo_bin("objstore").unwrap();
+    cmd.env_remove("OBJSTORE_URL").current_dir(dir.path()).args(["put", "k"]).write_stdin("v").assert().success();
+    assert_eq!(std::fs::read_to_string(dir.path().join("storage/k")).unwrap(), "v");
+    let mut cmd = Command::cargo_bin("objstore").unwrap();
+    cmd.env_remove("OBJSTORE_URL").current_dir(dir.path()).args(["--store", "file://other/place", "put", "k2"]);
+    cmd.write_stdin("w").assert().success();
+    assert_eq!(std::fs::read_to_string(dir.path().join("other/place/k2")).unwrap(), "w");
+}
