@@ -220,3 +220,35 @@ fn first_file_in(root: &Root, walked: &str) -> Option<String> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::symlink;
+
+    use super::*;
+
+    /// The path used where `openat2` does not exist: confined, and no symlink is followed.
+    #[test]
+    fn component_walk_opens_files_and_refuses_links_and_escapes() {
+        let outside = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("a/b")).unwrap();
+        std::fs::write(dir.path().join("a/b/file"), "x").unwrap();
+        symlink("file", dir.path().join("a/b/inside-link")).unwrap();
+        symlink(outside.path(), dir.path().join("a/escape")).unwrap();
+        let root = Root::open(dir.path()).unwrap();
+        let read = OFlags::RDONLY;
+
+        assert!(root.open_each_component("a/b/file", read).is_ok());
+        assert!(root.open_each_component("a/b/file", OFlags::PATH).is_ok());
+        assert!(root.open_each_component("a/b", read | OFlags::DIRECTORY).is_ok());
+        assert!(root.open_each_component(".", read | OFlags::DIRECTORY).is_ok());
+        assert_eq!(root.open_each_component("a/b/missing", read).unwrap_err(), Errno::NOENT);
+        assert_eq!(root.open_each_component("a/b/inside-link", read).unwrap_err(), Errno::XDEV);
+        assert_eq!(root.open_each_component("a/b/inside-link", OFlags::PATH).unwrap_err(), Errno::XDEV);
+        assert!(root.open_each_component("a/escape/anything", read).is_err());
+        assert!(root.open_each_component("a/escape", OFlags::PATH).is_err());
+        assert_eq!(root.open_each_component("a/../a/b/file", read).unwrap_err(), Errno::XDEV);
+        assert_eq!(root.open_each_component("a/b/file/x", read).unwrap_err(), Errno::NOTDIR);
+    }
+}
