@@ -10,6 +10,7 @@
 //! files whose lock is free (their writer is gone).
 
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rustix::fs::{self, AtFlags, FileType, FlockOperation, Mode, OFlags, RenameFlags};
@@ -43,8 +44,12 @@ struct TempFile<'a> {
 impl<'a> TempFile<'a> {
     fn create(dir: &'a OwnedFd) -> std::result::Result<TempFile<'a>, Errno> {
         static SEQ: AtomicU64 = AtomicU64::new(0);
+        // Read once: after a fork the child shares the id in its names, and a clash is just an
+        // EEXIST below, answered with the next number.
+        static PID: OnceLock<u32> = OnceLock::new();
+        let pid = *PID.get_or_init(std::process::id);
         loop {
-            let name = format!("{}{:x}-{:x}", temp_prefix(), std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed));
+            let name = format!("{}{pid:x}-{:x}", temp_prefix(), SEQ.fetch_add(1, Ordering::Relaxed));
             let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW;
             match fs::openat(dir, name.as_str(), flags, Mode::from_raw_mode(0o666)) {
                 Ok(fd) => {
