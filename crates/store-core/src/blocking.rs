@@ -2,7 +2,12 @@
 //!
 //! Every method blocks the calling thread until the operation is done. Backends do their I/O
 //! right on that thread (no hand-off to a thread pool), so a small read costs about what
-//! `std::fs::read` costs. Network backends run on a small runtime owned by this module.
+//! `std::fs::read` costs, and a cache hit needs no executor at all. Network backends run on a
+//! small runtime owned by this module.
+//!
+//! Call it from ordinary threads. Called from inside async code it works (it never panics), but
+//! it blocks that executor thread for the whole operation, as any blocking call would; async code
+//! should use [`crate::ObjectStore`].
 //!
 //! ```
 //! use store_core::blocking;

@@ -395,3 +395,14 @@ fn encode_error(key: &str, format: Format, e: impl fmt::Display) -> Error {
 fn decode_error(key: &str, format: Format, e: impl fmt::Display) -> Error {
     Error::Serialization { key: key.to_string(), format, writing: false, message: e.to_string() }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The contract: both facades are cheap to clone and shareable between threads.
+    #[test]
+    fn facades_are_clone_send_sync() {
+        fn shareable<T: Clone + Send + Sync + 'static>() {}
+        shareable::<super::ObjectStore>();
+        shareable::<crate::blocking::ObjectStore>();
+    }
+}

@@ -89,7 +89,9 @@ impl LimitsLayer {
     }
 
     /// Reserves room for a save of `size` bytes if usage stays comfortably below every limit.
-    fn try_reserve(&self, size: u64) -> Result<bool> {
+    /// The reservation is released when the guard drops, also when the save's future is
+    /// dropped half-way (a timeout around a save must not leak room in a shared ledger).
+    fn try_reserve(&self, size: u64) -> Result<Option<Reservation<'_>>> {
         let comfortable = |used: u64, reserved: u64, add: u64, limit: Option<u64>| match limit {
             None => true,
             Some(limit) => {
@@ -106,20 +108,14 @@ impl LimitsLayer {
                 f.reserved_objects += 1;
             }
         })?;
-        Ok(admitted)
+        Ok(admitted.then_some(Reservation { layer: self, size }))
     }
 
-    /// Releases a reservation and, when the backend does not count, records the save.
-    fn settle(&self, reserved: Option<u64>, saved: Option<(Option<u64>, u64)>) -> Result<()> {
-        self.ledger.update(&mut |f| {
-            if let Some(size) = reserved {
-                f.reserved_bytes = f.reserved_bytes.saturating_sub(size);
-                f.reserved_objects = f.reserved_objects.saturating_sub(1);
-            }
-            if let (false, Some((old, new))) = (self.backend_counts, saved) {
-                f.apply(old, Some(new));
-            }
-        })?;
+    /// Records a save in the ledger when the backend does not count its own saves.
+    fn record(&self, old: Option<u64>, new: u64) -> Result<()> {
+        if !self.backend_counts {
+            self.ledger.update(&mut |f| f.apply(old, Some(new)))?;
+        }
         Ok(())
     }
 
@@ -157,8 +153,28 @@ impl LimitsLayer {
         let size = value.len() as u64;
         self.check_exact(key, &figures, old, size)?;
         let meta = self.inner.put(key, value, mode).await?;
-        self.settle(None, Some((old, size)))?;
+        self.record(old, size)?;
         Ok(meta)
+    }
+}
+
+/// Room reserved in the ledger for a save in flight; released when dropped.
+struct Reservation<'a> {
+    layer: &'a LimitsLayer,
+    size: u64,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        let size = self.size;
+        let released = self.layer.ledger.update(&mut |f| {
+            f.reserved_bytes = f.reserved_bytes.saturating_sub(size);
+            f.reserved_objects = f.reserved_objects.saturating_sub(1);
+        });
+        if let Err(e) = released {
+            // The ledger over-counts until the next exact decision recounts it.
+            tracing::warn!(error = %e, "cannot release a reservation in the usage ledger");
+        }
     }
 }
 
@@ -182,14 +198,12 @@ impl Backend for LimitsLayer {
         let _key = self.key_lock(key).lock().await;
         {
             let _shared = self.gate.read().await;
-            if self.try_reserve(size)? {
-                let result = match self.current_size(key).await {
-                    Ok(old) => self.inner.put(key, value, mode).await.map(|meta| (meta, old)),
-                    Err(e) => Err(e),
-                };
-                let saved = result.as_ref().ok().map(|(_, old)| (*old, size));
-                self.settle(Some(size), saved)?;
-                return result.map(|(meta, _)| meta);
+            if let Some(reservation) = self.try_reserve(size)? {
+                let old = self.current_size(key).await?;
+                let meta = self.inner.put(key, value, mode).await?;
+                drop(reservation);
+                self.record(old, size)?;
+                return Ok(meta);
             }
         }
         self.put_exact(key, value, mode).await

@@ -123,6 +123,7 @@ macro_rules! behaviour_suite {
             limits_hold_under_concurrency,
             limits_count_existing_objects,
             limits_see_other_writers_near_limit,
+            abandoned_saves_release_their_room,
             permissions,
             cache_revalidate_sees_other_writers,
             cache_trust_serves_until_clear,

@@ -154,3 +154,18 @@ pub async fn limits_see_other_writers_near_limit(kit: Kit) {
     ok(s.save("mine/1", "v").await, "room freed by another writer is usable");
     assert_eq!(ok(s.usage().await, "usage").objects, 10);
 }
+
+/// A save abandoned half-way (its future dropped, as a timeout does) gives back the room it
+/// reserved: the store still admits saves up to its limit.
+pub async fn abandoned_saves_release_their_room(kit: Kit) {
+    use futures::FutureExt;
+    let s = limited(&kit, &kit.url(), Limits { max_objects: Some(10), ..Limits::default() }).await;
+    for _ in 0..20 {
+        // Polled once, then dropped. All target one key, so at most one object can result.
+        let _ = s.save("abandoned", "v").now_or_never();
+    }
+    for i in 0..9 {
+        ok(s.save(&format!("k{i}"), "v").await, "save after abandoned saves");
+    }
+    assert_err!(s.save("one-too-many", "v").await, Error::LimitExceeded { kind: LimitKind::Objects, .. });
+}
