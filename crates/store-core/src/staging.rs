@@ -122,9 +122,10 @@ fn stage_file(path: &Path, known: Option<Fingerprint>, current: Option<Bytes>) -
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Fingerprint::Absent,
             Err(e) => return Err(Error::io(ctx("read"), e)),
         };
-        if on_disk != known {
+        if on_disk != known && on_disk != Fingerprint::Absent {
             // Local edits not persisted yet: keep them, and keep the old fingerprint so that
-            // persist() still sees them as changed.
+            // persist() still sees them as changed. (A file the user removed is not an edit:
+            // it is staged again below.)
             return Ok(known);
         }
     }

@@ -78,4 +78,15 @@ pub async fn persist_uploads_only_changes(kit: Kit) {
     assert_eq!(read(&again), b"pending edit");
     ok(s.persist().await, "persist");
     assert_eq!(ok(s.read("edited").await, "read"), "pending edit");
+    if let Err(e) = std::fs::remove_file(&again) {
+        panic!("cannot remove {}: {e}", again.display());
+    }
+    if s.capabilities().local_paths {
+        // The file is the object: removing it deletes the key.
+        assert!(!ok(s.contains_key("edited").await, "contains_key"));
+    } else {
+        // A staged copy the user removed comes back with the value on the next hand-out.
+        let back = ok(s.get_file_path("edited").await, "path after removing the file");
+        assert_eq!(read(&back), b"pending edit");
+    }
 }
