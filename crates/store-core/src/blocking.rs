@@ -11,7 +11,7 @@
 //!
 //! ```
 //! use store_core::blocking;
-//! let store = blocking::open("memory://")?;
+//! let store = blocking::open("memory://")?;   // or blocking::ObjectStore::open(..)
 //! store.save("state/2024-01-02", "{\"equity\": 100000}")?;
 //! assert!(store.contains_key("state/2024-01-02")?);
 //! for entry in store.entries() {
@@ -114,6 +114,16 @@ fn run_result<T>(fut: impl Future<Output = Result<T>>) -> Result<T> {
 }
 
 impl ObjectStore {
+    /// Opens the store at `url`; the same as [`open`].
+    pub fn open(url: &str) -> Result<ObjectStore> {
+        open(url)
+    }
+
+    /// Starts building a store; the same as [`builder`].
+    pub fn builder(url: impl Into<String>) -> StoreBuilder {
+        builder(url)
+    }
+
     /// Wraps an async store.
     pub fn from_async(inner: crate::ObjectStore) -> ObjectStore {
         ObjectStore { inner }

@@ -47,6 +47,8 @@ pub async fn blocking_facade(kit: Kit) {
     ok(async_store.save("from-async", "a").await, "async save");
     let result = tokio::task::spawn_blocking(move || {
         let s = ok(blocking::open(&url), "blocking open");
+        let same = ok(blocking::ObjectStore::builder(&url).build(), "blocking builder");
+        assert_eq!(same.url(), s.url());
         ok(s.save("text", "hello"), "save");
         assert_eq!(ok(s.read("text"), "read"), "hello");
         ok(s.save_json("json", &vec![1, 2, 3]), "save_json");
