@@ -257,6 +257,7 @@ impl Backend for LocalBackend {
             object_and_prefix: false,
             persistent: true,
             cross_process_lock: true,
+            shared_usage: true,
         }
     }
 

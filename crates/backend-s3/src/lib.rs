@@ -1,17 +1,311 @@
-//! # backend-s3: the Object Store on S3-compatible storage (`s3://`) — manual to be
+//! # backend-s3: the Object Store on S3-compatible storage (`s3://`)
 //!
-//! This crate will implement `store_core::Backend` on the `object_store` crate's S3 client and
-//! register the `s3://bucket/optional/prefix` scheme, so the same code that runs a backtest on
-//! local disk runs a live deployment on MinIO, SeaweedFS or AWS S3:
+//! The same store that runs a backtest on local disk runs a live deployment on AWS S3, MinIO or
+//! SeaweedFS. This crate implements `store_core::Backend` on the `object_store` crate's S3 client
+//! and registers the `s3://bucket/optional/prefix` scheme.
 //!
-//! - configuration the ecosystem's way: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
-//!   `AWS_REGION`, `AWS_ENDPOINT`/`AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`, or the same keys as URL
-//!   query options; path-style addressing by default;
-//! - revalidation by conditional GET (`If-None-Match` → 304), create-only and compare-and-swap
-//!   puts by `If-None-Match` / `If-Match`;
-//! - `get_file_path` staging (download, hand out a path, upload on `persist`), multipart uploads
-//!   for large values, streamed reads, explicit timeouts and retries;
-//! - listings that stay exact despite server quirks (phantom prefixes, `StartAfter` skips).
+//! ```no_run
+//! # async fn example() -> store_core::Result<()> {
+//! // Linking the crate registers s3:// (the objstore crate does it with its `s3` feature).
+//! use backend_s3 as _;
+//! // Credentials and region come from AWS_* variables, or from the URL's query:
+//! let store = store_core::open(
+//!     "s3://research-bucket/team-a?endpoint=http://127.0.0.1:9000&allow_http=true&region=us-east-1",
+//! )
+//! .await?;
+//! store.save_json("params/v3", &serde_json::json!({"lookback": 20})).await?;
+//! # Ok(()) }
+//! ```
 //!
-//! It is not implemented yet: the scheme is not registered, so `open("s3://...")` answers with
-//! a `Config` error that lists the schemes that are.
+//! ## Configuration
+//!
+//! The URL names the bucket and an optional prefix under which every key lives. The client is
+//! configured the ecosystem's way: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`,
+//! `AWS_ENDPOINT` / `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP` and the other variables object_store reads,
+//! overridden by the same keys as URL query options (`endpoint`, `allow_http`, `region`,
+//! `access_key_id`, `secret_access_key`, `skip_signature`, ...). Requests are path-style (what
+//! MinIO and SeaweedFS want); `virtual_hosted_style_request=true` for the other style. This
+//! crate's own options are in [`S3Options`]: multipart threshold, part size and concurrency,
+//! timeouts (connect 5 s, request 30 s, retries up to 10 s, 60 s for a whole operation) and retries
+//! (3). An operation against a dead endpoint fails within those bounds with an error naming the
+//! endpoint; it never hangs.
+//!
+//! ## How the store's promises map to S3
+//!
+//! - A key is the object's name under the prefix, verbatim: objects this backend writes are plain
+//!   objects other S3 clients read, and objects they write are keys here (names that cannot be
+//!   keys, like `a//b`, are left out of listings).
+//! - A version is the object's ETag. S3 derives ETags from content, so saving the same bytes again
+//!   keeps the version: compare-and-swap compares contents.
+//! - The cache revalidates with a conditional GET (`If-None-Match`): an unchanged value costs one
+//!   request and no body. Create-only and compare-and-swap saves use `If-None-Match: *` and
+//!   `If-Match` (turn off with `conditional_put=false` for servers without them).
+//! - Saves of at least `multipart_threshold` bytes (8 MiB) go up as multipart uploads with parts
+//!   in parallel; reads collect the body into one buffer sized from the response.
+//! - `delete` of an absent key is `NotFound` (a HEAD first: S3 deletes are idempotent).
+//! - Listings page with continuation tokens and ask for objects, not folders, so server quirks
+//!   around prefixes cannot change what `keys()` and `usage()` see.
+//! - Usage is counted by listing; there is no shared usage ledger, so limits see other processes'
+//!   saves at the next recount (near a limit, or when `usage()` is called).
+//! - `get_file_path` stages files locally (see `ObjectStore::get_file_path`); `persist()` uploads
+//!   what changed.
+
+mod config;
+mod errors;
+mod list;
+mod upload;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::stream::{BoxStream, StreamExt, TryStreamExt};
+use object_store::path::Path;
+use object_store::{ObjectStore as _, ObjectStoreExt as _, PutOptions, PutPayload, UpdateVersion};
+use store_core::ledger::UsageLedger;
+use store_core::registry::{BACKENDS, BackendFactory, BackendOptions, StoreUrl};
+use store_core::{
+    Backend, Capabilities, Error, GetOptions, GetResult, Key, KeyBuf, Object, ObjectMeta, PutMode, Result, StoreLock,
+    Usage, Version,
+};
+
+pub use config::S3Options;
+
+use crate::errors::Context;
+
+#[allow(unsafe_code)]
+#[linkme::distributed_slice(BACKENDS)]
+static S3: BackendFactory =
+    BackendFactory { scheme: "s3", summary: "S3-compatible storage (s3://bucket/prefix)", open: open_from_url };
+
+fn open_from_url(url: StoreUrl, options: BackendOptions) -> BoxFuture<'static, Result<Arc<dyn Backend>>> {
+    Box::pin(async move { Ok(Arc::new(S3Backend::open(&url, options)?) as Arc<dyn Backend>) })
+}
+
+/// The S3 backend. Open it with `store_core::open("s3://bucket/prefix?...")`, or wrap any
+/// `object_store::ObjectStore` with [`S3Backend::from_object_store`].
+#[derive(Debug, Clone)]
+pub struct S3Backend {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    /// `s3://bucket/prefix`: never the credentials.
+    name: String,
+    endpoint: String,
+    pub(crate) store: Arc<dyn object_store::ObjectStore>,
+    /// `""` or `"prefix/"`.
+    pub(crate) prefix: String,
+    options: S3Options,
+}
+
+impl S3Backend {
+    /// Opens the bucket a URL names, configured by the environment and `options`.
+    pub fn open(url: &StoreUrl, options: BackendOptions) -> Result<S3Backend> {
+        let resolved = config::resolve(url, options)?;
+        let store = resolved.builder.build().map_err(|e| Error::Config {
+            url: url.original.clone(),
+            message: format!("cannot configure the S3 client: {e}"),
+        })?;
+        let name = format!("s3://{}/{}", resolved.bucket, resolved.prefix.trim_end_matches('/'));
+        let name = name.trim_end_matches('/').to_string();
+        Ok(S3Backend::from_parts(name, resolved.endpoint, Arc::new(store), resolved.prefix, resolved.options))
+    }
+
+    /// Wraps an `object_store` store (an `AmazonS3`, or a decorator around one). Keys live under
+    /// `prefix` (`""` or ending with `/`); `name` and `endpoint` appear in messages.
+    pub fn from_object_store(
+        name: impl Into<String>,
+        endpoint: impl Into<String>,
+        store: Arc<dyn object_store::ObjectStore>,
+        prefix: impl Into<String>,
+        options: S3Options,
+    ) -> S3Backend {
+        S3Backend::from_parts(name.into(), endpoint.into(), store, prefix.into(), options)
+    }
+
+    fn from_parts(
+        name: String,
+        endpoint: String,
+        store: Arc<dyn object_store::ObjectStore>,
+        prefix: String,
+        options: S3Options,
+    ) -> S3Backend {
+        S3Backend { inner: Arc::new(Inner { name, endpoint, store, prefix, options }) }
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &S3Options {
+        &self.inner.options
+    }
+}
+
+impl Inner {
+    pub(crate) fn context<'a>(&'a self, key: Option<&'a Key>, expected: Option<&'a str>) -> Context<'a> {
+        Context { store: &self.name, endpoint: &self.endpoint, key: key.map(Key::as_str), expected }
+    }
+
+    /// The object's name in the bucket: the prefix, then the key, verbatim.
+    fn path(&self, key: &Key) -> Result<Path> {
+        Path::parse(format!("{}{}", self.prefix, key.as_str()))
+            .map_err(|e| Error::InvalidKey { key: key.to_string(), reason: format!("not a valid S3 name: {e}") })
+    }
+
+    /// Runs `request` within the operation timeout.
+    async fn within<T>(
+        &self,
+        what: &str,
+        key: Option<&Key>,
+        request: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let limit: Duration = self.options.operation_timeout;
+        match tokio::time::timeout(limit, request).await {
+            Ok(result) => result,
+            Err(_) => Err(self.context(key, None).timed_out(
+                limit,
+                &match key {
+                    Some(key) => format!("{what} of '{key}'"),
+                    None => what.to_string(),
+                },
+            )),
+        }
+    }
+
+    async fn put(&self, key: &Key, value: Bytes, mode: &PutMode) -> Result<ObjectMeta> {
+        let path = self.path(key)?;
+        let size = value.len() as u64;
+        let expected = match mode {
+            PutMode::Update(v) => Some(v.as_str()),
+            _ => None,
+        };
+        let result = if *mode == PutMode::Overwrite && size >= self.options.multipart_threshold {
+            upload::multipart(&*self.store, &path, value, self.options.part_size, self.options.upload_concurrency).await
+        } else {
+            let mode = match mode {
+                PutMode::Overwrite => object_store::PutMode::Overwrite,
+                PutMode::Create => object_store::PutMode::Create,
+                PutMode::Update(v) => {
+                    object_store::PutMode::Update(UpdateVersion { e_tag: Some(v.to_string()), version: None })
+                }
+            };
+            self.store.put_opts(&path, PutPayload::from(value), PutOptions { mode, ..Default::default() }).await
+        };
+        let put = result.map_err(|e| self.context(Some(key), expected).map(e))?;
+        Ok(ObjectMeta {
+            key: KeyBuf::from(key),
+            size,
+            version: Version::new(put.e_tag.unwrap_or_default()),
+            modified: None,
+        })
+    }
+
+    async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult> {
+        let path = self.path(key)?;
+        let options = object_store::GetOptions {
+            if_none_match: opts.if_none_match.as_ref().map(|v| v.to_string()),
+            ..Default::default()
+        };
+        let response = match self.store.get_opts(&path, options).await {
+            Err(object_store::Error::NotModified { .. }) => return Ok(GetResult::NotModified),
+            Err(e) => return Err(self.context(Some(key), None).map(e)),
+            Ok(response) => response,
+        };
+        let meta = ObjectMeta {
+            key: KeyBuf::from(key),
+            size: response.meta.size,
+            version: Version::new(response.meta.e_tag.clone().unwrap_or_default()),
+            modified: Some(response.meta.last_modified.into()),
+        };
+        // The body arrives as a stream; collected into one buffer of the announced size.
+        let bytes = response.bytes().await.map_err(|e| self.context(Some(key), None).map(e))?;
+        Ok(GetResult::Found(Object { meta: ObjectMeta { size: bytes.len() as u64, ..meta }, bytes }))
+    }
+
+    async fn head(&self, key: &Key) -> Result<ObjectMeta> {
+        let path = self.path(key)?;
+        let meta = self.store.head(&path).await.map_err(|e| self.context(Some(key), None).map(e))?;
+        Ok(ObjectMeta {
+            key: KeyBuf::from(key),
+            size: meta.size,
+            version: Version::new(meta.e_tag.unwrap_or_default()),
+            modified: Some(meta.last_modified.into()),
+        })
+    }
+
+    async fn delete(&self, key: &Key) -> Result<()> {
+        // S3 deletes are idempotent; the store's contract says NotFound for an absent key.
+        self.head(key).await?;
+        let path = self.path(key)?;
+        self.store.delete(&path).await.map_err(|e| self.context(Some(key), None).map(e))
+    }
+}
+
+#[async_trait]
+impl Backend for S3Backend {
+    fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            local_paths: false,
+            conditional_put: self.inner.options.conditional_put,
+            object_and_prefix: true,
+            persistent: true,
+            cross_process_lock: false,
+            shared_usage: false,
+        }
+    }
+
+    async fn put(&self, key: &Key, value: Bytes, mode: &PutMode) -> Result<ObjectMeta> {
+        self.inner.within("save", Some(key), self.inner.put(key, value, mode)).await
+    }
+
+    async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult> {
+        self.inner.within("read", Some(key), self.inner.get(key, opts)).await
+    }
+
+    fn get_ready(&self, _key: &Key) -> Option<Bytes> {
+        // Every read is a request.
+        None
+    }
+
+    async fn head(&self, key: &Key) -> Result<ObjectMeta> {
+        self.inner.within("stat", Some(key), self.inner.head(key)).await
+    }
+
+    async fn delete(&self, key: &Key) -> Result<()> {
+        self.inner.within("delete", Some(key), self.inner.delete(key)).await
+    }
+
+    fn list(&self, prefix: &str) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.inner.list_objects(prefix)
+    }
+
+    fn list_keys(&self, prefix: &str) -> BoxStream<'static, Result<KeyBuf>> {
+        self.inner.list_objects(prefix).map_ok(|meta| meta.key).boxed()
+    }
+
+    async fn usage(&self) -> Result<Usage> {
+        let count = self.inner.list_objects("").try_fold(Usage::default(), |u, m| async move {
+            Ok(Usage { bytes: u.bytes + m.size, objects: u.objects + 1 })
+        });
+        self.inner.within("usage count", None, count).await
+    }
+
+    async fn local_path(&self, _key: &Key, _create_parents: bool) -> Result<Option<PathBuf>> {
+        Ok(None)
+    }
+
+    fn usage_ledger(&self) -> Option<Arc<dyn UsageLedger>> {
+        None
+    }
+
+    async fn lock_store(&self) -> Result<Option<StoreLock>> {
+        Ok(None)
+    }
+}

@@ -122,6 +122,10 @@ pub struct Capabilities {
     pub persistent: bool,
     /// [`Backend::lock_store`] gives a lock that other processes respect.
     pub cross_process_lock: bool,
+    /// Every handle on this storage shares its usage figures ([`Backend::usage_ledger`]), so
+    /// limits see other handles' saves at once. Without it (S3), they are seen at the next
+    /// recount: near a limit, or when `usage()` is called.
+    pub shared_usage: bool,
 }
 
 /// A lock over the whole store; released when dropped. See [`Backend::lock_store`].

@@ -126,6 +126,7 @@ impl Backend for MemoryBackend {
             object_and_prefix: true,
             persistent: false,
             cross_process_lock: false,
+            shared_usage: true,
         }
     }
 

@@ -96,6 +96,11 @@ impl BackendOptions {
         Error::Config { url: self.url.clone(), message }
     }
 
+    /// The options not taken yet, for a factory that hands them to another library.
+    pub fn into_remaining(self) -> BTreeMap<String, String> {
+        self.entries
+    }
+
     /// Fails when options are left that the factory did not take, listing them and the known ones.
     pub fn finish(self, known: &[&str]) -> Result<()> {
         if self.entries.is_empty() {

@@ -241,7 +241,18 @@ impl Backend for LimitsLayer {
     }
 
     async fn usage(&self) -> Result<Usage> {
-        self.inner.usage().await
+        if self.backend_counts {
+            return self.inner.usage().await;
+        }
+        // This layer keeps the figures itself: a recount is the moment to catch up with what
+        // other writers did, when none of this store's saves is in flight (else just count).
+        let Ok(_alone) = self.gate.try_write() else { return self.inner.usage().await };
+        let usage = self.inner.usage().await?;
+        self.ledger.update(&mut |f| {
+            f.bytes = usage.bytes;
+            f.objects = usage.objects;
+        })?;
+        Ok(usage)
     }
 
     async fn local_path(&self, key: &Key, create_parents: bool) -> Result<Option<PathBuf>> {

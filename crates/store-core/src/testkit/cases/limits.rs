@@ -148,6 +148,10 @@ pub async fn limits_see_other_writers_near_limit(kit: Kit) {
     for i in 0..9 {
         ok(other.save(&format!("other/{i}"), "v").await, "another writer saves");
     }
+    if !s.capabilities().shared_usage {
+        kit.skip("no shared usage ledger: other writers' objects count from the next recount, so recount first");
+        ok(s.usage().await, "recount");
+    }
     ok(s.save("mine/0", "v").await, "the tenth object fits");
     assert_err!(s.save("mine/1", "v").await, Error::LimitExceeded { kind: LimitKind::Objects, used: 10, .. });
     ok(other.delete("other/0").await, "another writer deletes");
@@ -161,10 +165,13 @@ pub async fn abandoned_saves_release_their_room(kit: Kit) {
     use futures::FutureExt;
     let s = limited(&kit, &kit.url(), Limits { max_objects: Some(10), ..Limits::default() }).await;
     for _ in 0..20 {
-        // Polled once, then dropped. All target one key, so at most one object can result.
+        // Polled once, then dropped. All target one key, so at most one object can result
+        // (whether a dropped save landed depends on the backend: local disk finishes it, a
+        // dropped HTTP request may never arrive).
         let _ = s.save("abandoned", "v").now_or_never();
     }
-    for i in 0..9 {
+    let landed = ok(s.contains_key("abandoned").await, "contains_key");
+    for i in 0..(10 - u64::from(landed)) {
         ok(s.save(&format!("k{i}"), "v").await, "save after abandoned saves");
     }
     assert_err!(s.save("one-too-many", "v").await, Error::LimitExceeded { kind: LimitKind::Objects, .. });

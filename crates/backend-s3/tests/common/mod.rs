@@ -1,0 +1,66 @@
+//! What the S3 test suites share: where the servers are, and fresh prefixes for each case.
+//!
+//! `cargo xtask test` installs SeaweedFS and moto, starts them on loopback ports it chooses, and
+//! sets `OBJSTORE_TEST_S3_SEAWEEDFS` and `OBJSTORE_TEST_S3_MOTO` to a URL of a bucket on each:
+//! `s3://BUCKET?endpoint=...&allow_http=true&access_key_id=...&secret_access_key=...`. Without
+//! them the S3 tests fail, saying how to get a server: they never pass without having run.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use backend_s3 as _;
+use store_core::testkit::Fixture;
+
+/// The base URL of a server's test bucket, from `var`.
+pub fn server_url(var: &str, server: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!(
+            "the S3 tests need {server}: run `cargo xtask test`, which installs and starts it on loopback, or set \
+             {var}=s3://BUCKET?endpoint=http://HOST:PORT&allow_http=true&access_key_id=...&secret_access_key=... \
+             to a server you run yourself"
+        )
+    })
+}
+
+/// Fresh prefixes of one bucket: `s3://BUCKET/RUN/N?QUERY`.
+pub struct Prefixes {
+    bucket: String,
+    query: String,
+    run: String,
+    next: AtomicU64,
+}
+
+impl Prefixes {
+    /// Prefixes in the bucket of `base` (as `server_url` returns it).
+    pub fn new(base: &str) -> Prefixes {
+        let rest = base.strip_prefix("s3://").expect("an s3:// URL");
+        let (bucket, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        Prefixes {
+            bucket: bucket.trim_end_matches('/').to_string(),
+            query: query.to_string(),
+            run: format!("run-{}-{now}", std::process::id()),
+            next: AtomicU64::new(0),
+        }
+    }
+
+    /// The same bucket, under `prefix`, with extra query options.
+    pub fn url_with(&self, prefix: &str, extra: &str) -> String {
+        let query =
+            [self.query.as_str(), extra].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join("&");
+        format!("s3://{}/{}/{prefix}?{query}", self.bucket, self.run)
+    }
+}
+
+impl Fixture for Prefixes {
+    fn fresh_url(&self) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        self.url_with(&format!("case-{n}"), "")
+    }
+}
+
+/// The fixture for the server named by `var`.
+pub fn prefixes(var: &str, server: &str) -> Prefixes {
+    Prefixes::new(&server_url(var, server))
+}
