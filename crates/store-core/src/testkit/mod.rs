@@ -101,10 +101,14 @@ macro_rules! assert_err {
 }
 
 /// Generates one `#[test]` per behaviour case, each with a fresh runtime and `$fixture`.
+/// (The list of cases lives here, once; [`cases`] builds its table from it.)
 #[macro_export]
 macro_rules! behaviour_suite {
     ($fixture:expr) => {
-        $crate::behaviour_suite!(@cases $fixture;
+        $crate::behaviour_suite!(@list tests ($fixture));
+    };
+    (@list $mode:ident $context:tt) => {
+        $crate::behaviour_suite! {@ $mode $context;
             round_trips_text_bytes_json_xml,
             overwrite_replaces,
             large_values,
@@ -139,9 +143,9 @@ macro_rules! behaviour_suite {
             readers_never_see_torn_values,
             blocking_facade,
             reopen_keeps_data,
-        );
+        }
     };
-    (@cases $fixture:expr; $($case:ident),* $(,)?) => {
+    (@tests ($fixture:expr); $($case:ident),* $(,)?) => {
         $(
             #[test]
             fn $case() {
@@ -151,6 +155,67 @@ macro_rules! behaviour_suite {
             }
         )*
     };
+    (@table (); $($case:ident),* $(,)?) => {
+        ::std::vec![$(
+            (stringify!($case), (|kit| ::std::boxed::Box::pin($crate::testkit::cases::$case(kit)) as $crate::testkit::CaseFuture) as $crate::testkit::CaseFn)
+        ),*]
+    };
+}
+
+/// What a case returns.
+pub type CaseFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A case: takes a kit, panics on a violation.
+pub type CaseFn = fn(Kit) -> CaseFuture;
+
+/// Every case, by name, in the suite's order.
+pub fn cases() -> Vec<(&'static str, CaseFn)> {
+    crate::behaviour_suite!(@list table ())
+}
+
+/// The outcome of [`run_all`].
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Cases that passed.
+    pub passed: Vec<&'static str>,
+    /// Cases that failed, with their panic message.
+    pub failed: Vec<(&'static str, String)>,
+}
+
+impl Report {
+    /// Panics, listing every failed case, unless all passed.
+    pub fn assert_all_passed(&self, server: &str) {
+        println!("behaviour suite on {server}: {} passed, {} failed", self.passed.len(), self.failed.len());
+        if !self.failed.is_empty() {
+            let list: Vec<String> = self.failed.iter().map(|(case, why)| format!("  {case}: {why}")).collect();
+            panic!("{} behaviour case(s) failed on {server}:\n{}", self.failed.len(), list.join("\n"));
+        }
+    }
+}
+
+/// Runs every case against `fixture`, one after the other, on the current runtime: for a server
+/// that lives as long as one test (a container). A failing case does not stop the others.
+pub async fn run_all<F: Fixture>(fixture: F) -> Report {
+    let fixture: Arc<dyn Fixture> = Arc::new(fixture);
+    let mut report = Report::default();
+    for (case, body) in cases() {
+        let kit = Kit { fixture: fixture.clone(), case };
+        match tokio::spawn(body(kit)).await {
+            Ok(()) => report.passed.push(case),
+            Err(e) => {
+                let why = match e.try_into_panic() {
+                    Ok(panic) => panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "panicked".to_string()),
+                    Err(e) => e.to_string(),
+                };
+                report.failed.push((case, why));
+            }
+        }
+    }
+    report
 }
 
 /// True when `e` is [`Error::NotFound`].
