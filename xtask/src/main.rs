@@ -71,6 +71,7 @@ fn start_s3_servers(with_moto: bool) -> Result<S3Servers, String> {
     let root = root();
     let tools = tools::ensure(&root)?;
     let run = tools.dir.join("run");
+    servers::clean_stale(&run);
     let seaweedfs = servers::seaweedfs(&tools, &run)?;
     let mut env = vec![
         ("OBJSTORE_TEST_S3_SEAWEEDFS".to_string(), seaweedfs.bucket_url()),

@@ -1,8 +1,9 @@
 //! Starting and stopping the S3 servers, on loopback ports chosen here.
 //!
-//! Each server runs in its own process group and is told to die with xtask
-//! (`PR_SET_PDEATHSIG`), so it stops when xtask ends for any reason: normally, on a failed test,
-//! or when xtask itself is killed. Dropping a [`Server`] stops it explicitly and removes its data.
+//! Each server runs in its own process group and is killed when xtask dies (`PR_SET_PDEATHSIG`,
+//! SIGKILL), so it stops whatever ends xtask. Dropping a [`Server`] stops it gracefully (SIGTERM,
+//! then SIGKILL after 5 s) and removes its data; data left by a killed run is removed at the
+//! next start.
 
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
@@ -80,7 +81,7 @@ fn spawn(mut command: Command, log: &Path) -> Result<Child, String> {
     #[allow(unsafe_code)]
     unsafe {
         command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
@@ -127,6 +128,18 @@ while True:
             server.name,
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         ))
+    }
+}
+
+/// Removes the data of servers whose xtask is gone (folders are named `NAME-PID`).
+pub fn clean_stale(run: &Path) {
+    let Ok(entries) = std::fs::read_dir(run) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name.rsplit('-').next().and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|pid| pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 

@@ -41,10 +41,20 @@ impl Context<'_> {
                 ),
                 e,
             ),
-            e => self.backend(
-                format!("request to {} failed: {e}; check that the endpoint is up and reachable", self.endpoint),
-                e,
-            ),
+            e => {
+                let text = e.to_string();
+                let message = match s3_error(&text) {
+                    Some((code, said)) => {
+                        format!("{} answered {code}: {said}; {}", self.endpoint, hint_for(code))
+                    }
+                    None => format!(
+                        "request to {} failed: {}; check that the endpoint is up and reachable",
+                        self.endpoint,
+                        one_line(&text)
+                    ),
+                };
+                self.backend(message, e)
+            }
         }
     }
 
@@ -60,5 +70,53 @@ impl Context<'_> {
             ),
             source: None,
         }
+    }
+}
+
+/// The `<Code>` and `<Message>` of an S3 error body quoted in `text`.
+fn s3_error(text: &str) -> Option<(&str, &str)> {
+    let between = |open: &str, close: &str| {
+        let start = text.find(open)? + open.len();
+        let end = start + text[start..].find(close)?;
+        Some(&text[start..end])
+    };
+    let code = between("<Code>", "</Code>")?;
+    Some((code, between("<Message>", "</Message>").unwrap_or("")))
+}
+
+/// What to do about an S3 error code.
+fn hint_for(code: &str) -> &'static str {
+    match code {
+        "SignatureDoesNotMatch" | "InvalidAccessKeyId" | "AccessDenied" | "InvalidToken" | "ExpiredToken" => {
+            "check the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, or the access_key_id and \
+             secret_access_key options) and the bucket's policy"
+        }
+        "NoSuchBucket" => "create the bucket, or fix the bucket name in the URL",
+        "AuthorizationHeaderMalformed" | "IllegalLocationConstraintException" | "PermanentRedirect" => {
+            "check the region (AWS_REGION or the region option)"
+        }
+        "SlowDown" | "ServiceUnavailable" | "InternalError" => "the server is overloaded or failing; try again later",
+        _ => "see the server's message",
+    }
+}
+
+/// `text` on one line.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_errors_are_summarised() {
+        let text = "Server returned non-2xx status code: 403 Forbidden: <?xml version=\"1.0\"?>\n<Error><Code>\
+                    SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match</Message></Error>";
+        let (code, said) = s3_error(text).unwrap();
+        assert_eq!(code, "SignatureDoesNotMatch");
+        assert!(said.starts_with("The request signature"));
+        assert!(hint_for(code).contains("credentials"));
+        assert_eq!(one_line("a\n  b\tc"), "a b c");
     }
 }

@@ -63,6 +63,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
+use object_store::aws::Checksum;
 use object_store::path::Path;
 use object_store::{ObjectStore as _, ObjectStoreExt as _, PutOptions, PutPayload, UpdateVersion};
 use store_core::ledger::UsageLedger;
@@ -98,6 +99,8 @@ pub(crate) struct Inner {
     name: String,
     endpoint: String,
     pub(crate) store: Arc<dyn object_store::ObjectStore>,
+    /// The client for multipart parts (see [`S3Options::sign_large_payloads`]).
+    bulk: Arc<dyn object_store::ObjectStore>,
     /// `""` or `"prefix/"`.
     pub(crate) prefix: String,
     options: S3Options,
@@ -107,17 +110,36 @@ impl S3Backend {
     /// Opens the bucket a URL names, configured by the environment and `options`.
     pub fn open(url: &StoreUrl, options: BackendOptions) -> Result<S3Backend> {
         let resolved = config::resolve(url, options)?;
-        let store = resolved.builder.build().map_err(|e| Error::Config {
-            url: url.original.clone(),
-            message: format!("cannot configure the S3 client: {e}"),
-        })?;
+        let build = |builder: object_store::aws::AmazonS3Builder| {
+            builder.build().map_err(|e| Error::Config {
+                url: url.original.clone(),
+                message: format!("cannot configure the S3 client: {e}"),
+            })
+        };
+        let bulk_builder = if resolved.options.sign_large_payloads {
+            resolved.builder.clone()
+        } else {
+            resolved.builder.clone().with_unsigned_payload(true).with_checksum_algorithm(Checksum::CRC64NVME)
+        };
+        let store: Arc<dyn object_store::ObjectStore> = Arc::new(build(resolved.builder)?);
+        let bulk: Arc<dyn object_store::ObjectStore> = Arc::new(build(bulk_builder)?);
         let name = format!("s3://{}/{}", resolved.bucket, resolved.prefix.trim_end_matches('/'));
         let name = name.trim_end_matches('/').to_string();
-        Ok(S3Backend::from_parts(name, resolved.endpoint, Arc::new(store), resolved.prefix, resolved.options))
+        Ok(S3Backend {
+            inner: Arc::new(Inner {
+                name,
+                endpoint: resolved.endpoint,
+                store,
+                bulk,
+                prefix: resolved.prefix,
+                options: resolved.options,
+            }),
+        })
     }
 
-    /// Wraps an `object_store` store (an `AmazonS3`, or a decorator around one). Keys live under
-    /// `prefix` (`""` or ending with `/`); `name` and `endpoint` appear in messages.
+    /// Wraps an `object_store` store (an `AmazonS3`, or a decorator around one), used for every
+    /// request. Keys live under `prefix` (`""` or ending with `/`); `name` and `endpoint` appear
+    /// in messages.
     pub fn from_object_store(
         name: impl Into<String>,
         endpoint: impl Into<String>,
@@ -125,17 +147,15 @@ impl S3Backend {
         prefix: impl Into<String>,
         options: S3Options,
     ) -> S3Backend {
-        S3Backend::from_parts(name.into(), endpoint.into(), store, prefix.into(), options)
-    }
-
-    fn from_parts(
-        name: String,
-        endpoint: String,
-        store: Arc<dyn object_store::ObjectStore>,
-        prefix: String,
-        options: S3Options,
-    ) -> S3Backend {
-        S3Backend { inner: Arc::new(Inner { name, endpoint, store, prefix, options }) }
+        let inner = Inner {
+            name: name.into(),
+            endpoint: endpoint.into(),
+            bulk: store.clone(),
+            store,
+            prefix: prefix.into(),
+            options,
+        };
+        S3Backend { inner: Arc::new(inner) }
     }
 
     /// The options in force.
@@ -183,7 +203,7 @@ impl Inner {
             _ => None,
         };
         let result = if *mode == PutMode::Overwrite && size >= self.options.multipart_threshold {
-            upload::multipart(&*self.store, &path, value, self.options.part_size, self.options.upload_concurrency).await
+            upload::multipart(&*self.bulk, &path, value, self.options.part_size, self.options.upload_concurrency).await
         } else {
             let mode = match mode {
                 PutMode::Overwrite => object_store::PutMode::Overwrite,

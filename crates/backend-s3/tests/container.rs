@@ -2,6 +2,8 @@
 //! from a locally built image (`FROM scratch` plus the static `weed` binary: no registry needed;
 //! `cargo xtask test` builds it). The container lives for this one test and is removed after.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::Duration;

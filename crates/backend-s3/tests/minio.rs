@@ -4,6 +4,8 @@
 //! ignored by default; `cargo xtask test` runs it (with `--ignored`) when the image is present
 //! locally, and says so when it is not.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use testcontainers_modules::minio::MinIO;

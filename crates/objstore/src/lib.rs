@@ -47,7 +47,7 @@
 //! | --- | --- | --- |
 //! | `file:///abs/dir`, `file://rel/dir` | durable local disk (`?durability=buffered` to skip fsync) | `local` (default) |
 //! | `memory://`, `memory://NAME` | in-process memory | always |
-//! | `s3://bucket/prefix` | S3-compatible storage | `s3` (to come) |
+//! | `s3://bucket/prefix?endpoint=...` | S3-compatible storage (AWS S3, MinIO, SeaweedFS) | `s3` (default) |
 //!
 //! ## Errors
 //!

@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use backend_s3 as _;
 use store_core::testkit::Fixture;
 
+pub mod counting;
+
 /// The base URL of a server's test bucket, from `var`.
 pub fn server_url(var: &str, server: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| {
@@ -95,4 +97,17 @@ pub fn create_bucket(endpoint: &str, bucket: &str, key: &str, secret: &str) {
     );
     let status = std::process::Command::new(python).args(["-c", &script]).status().expect("python runs");
     assert!(status.success(), "cannot create bucket {bucket} at {endpoint}");
+}
+
+/// A raw object_store client on the bucket of `base` (as `server_url` returns it), configured
+/// from the same query options: another S3 client, for interop tests.
+pub fn raw_client(base: &str) -> object_store::aws::AmazonS3 {
+    let rest = base.strip_prefix("s3://").expect("an s3:// URL");
+    let (bucket, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let mut builder = object_store::aws::AmazonS3Builder::new().with_bucket_name(bucket.trim_end_matches('/'));
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, "true"));
+        builder = builder.with_config(k.parse().expect("an object_store option"), v);
+    }
+    builder.build().expect("a raw S3 client")
 }

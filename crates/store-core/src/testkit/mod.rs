@@ -101,7 +101,7 @@ macro_rules! assert_err {
 }
 
 /// Generates one `#[test]` per behaviour case, each with a fresh runtime and `$fixture`.
-/// (The list of cases lives here, once; [`cases`] builds its table from it.)
+/// (The list of cases lives here, once; [`cases()`] builds its table from it.)
 #[macro_export]
 macro_rules! behaviour_suite {
     ($fixture:expr) => {

@@ -1,117 +1,32 @@
-//! `cargo xtask bench`: objstore beside its floors, measured in the same run.
-//!
-//! Each measurement alternates rounds of the objstore operation and of its floor (the same work
-//! done with the plainest tool: raw `std::fs`, raw moka), flips which goes first every round,
-//! drops a warm-up round, and reports the median time per operation of each and their ratio.
-//! Saves always create fresh keys (deleting between rounds would measure the file system's
-//! allocator, not the code) and are deleted after the group.
-//!
-//! Options: `--quick` (fewer rounds), `--only NAME` (groups whose name contains NAME:
-//! `save`, `read`, `async`, `cached`, `keys`).
-
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+//! Local disk and cache, against raw `std::fs` and raw moka.
 
 use std::fs;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 use bytes::Bytes;
 use objstore::{CacheOptions, CachePolicy, blocking};
 
-const KIB: usize = 1024;
-const MIB: usize = 1024 * 1024;
+use crate::{Config, KIB, MIB, Row, compare, payload, size_name};
 
-struct Config {
-    rounds: usize,
-    only: Option<String>,
-}
-
-/// One row of the table.
-struct Row {
-    operation: &'static str,
-    size: String,
-    ours: Duration,
-    floor: Duration,
-    floor_name: &'static str,
-    target: Option<f64>,
-}
-
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let quick = args.iter().any(|a| a == "--quick");
-    let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1).cloned());
-    let config = Config { rounds: if quick { 5 } else { 11 }, only };
-    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("objstore-bench");
-    let _ = fs::remove_dir_all(&base);
-    fs::create_dir_all(&base).unwrap();
-
+pub fn run(config: &Config, base: &Path) -> Vec<Row> {
     let mut rows = Vec::new();
-    let wants = |name: &str| config.only.as_deref().is_none_or(|o| name.contains(o));
-    if wants("save") {
-        rows.extend(durable_save(&config, &base.join("save")));
+    if config.wants("save") {
+        rows.extend(durable_save(config, &base.join("save")));
     }
-    if wants("read") {
-        rows.extend(uncached_read(&config, &base.join("read")));
+    if config.wants("read") {
+        rows.extend(uncached_read(config, &base.join("read")));
     }
-    if wants("async") {
-        rows.extend(async_reads(&config, &base.join("async")));
+    if config.wants("async") {
+        rows.extend(async_reads(config, &base.join("async")));
     }
-    if wants("cached") {
-        rows.extend(cached_read(&config, &base.join("cached")));
+    if config.wants("cached") {
+        rows.extend(cached_read(config, &base.join("cached")));
     }
-    if wants("keys") {
-        rows.extend(keys(&config, &base.join("keys")));
+    if config.wants("keys") {
+        rows.extend(keys(config, &base.join("keys")));
     }
-    let _ = fs::remove_dir_all(&base);
-    print_table(&config, &rows);
-}
-
-/// Median time per operation of `ours` and `floor`, each run `ops` times a round.
-fn compare(
-    config: &Config,
-    ops: usize,
-    mut ours: impl FnMut(usize),
-    mut floor: impl FnMut(usize),
-) -> (Duration, Duration) {
-    let mut ours_times = Vec::new();
-    let mut floor_times = Vec::new();
-    let mut next = 0;
-    for round in 0..=config.rounds {
-        let time = |f: &mut dyn FnMut(usize), next: &mut usize| {
-            let start = Instant::now();
-            for _ in 0..ops {
-                f(*next);
-                *next += 1;
-            }
-            start.elapsed() / ops as u32
-        };
-        let (a, b) = if round % 2 == 0 {
-            let a = time(&mut ours, &mut next);
-            (a, time(&mut floor, &mut next))
-        } else {
-            let b = time(&mut floor, &mut next);
-            (time(&mut ours, &mut next), b)
-        };
-        if round > 0 {
-            ours_times.push(a);
-            floor_times.push(b);
-        }
-    }
-    (median(ours_times), median(floor_times))
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort_unstable();
-    v[v.len() / 2]
-}
-
-fn payload(len: usize) -> Bytes {
-    (0..len).map(|i| (i * 31 % 251) as u8).collect::<Vec<u8>>().into()
-}
-
-fn size_name(len: usize) -> String {
-    if len >= MIB { format!("{} MiB", len / MIB) } else { format!("{} KiB", len / KIB) }
+    rows
 }
 
 fn url(dir: &Path) -> String {
@@ -135,12 +50,13 @@ fn durable_save(config: &Config, dir: &Path) -> Vec<Row> {
             |i| raw_durable_write(&folder_for_floor, &format!("floor-{len}-{i}"), &raw),
         );
         rows.push(Row {
-            operation: "durable save (blocking)",
+            operation: "durable save (blocking)".into(),
             size: size_name(len),
             ours,
             floor,
             floor_name: "temp+write+fsync+rename+fsync(dir)",
             target: Some(1.10),
+            note: String::new(),
         });
         // Free the space of the big sizes before the next size.
         for entry in fs::read_dir(&folder).unwrap() {
@@ -182,12 +98,13 @@ fn uncached_read(config: &Config, dir: &Path) -> Vec<Row> {
             None
         };
         rows.push(Row {
-            operation: "uncached read (blocking)",
+            operation: "uncached read (blocking)".into(),
             size: size_name(len),
             ours,
             floor,
             floor_name: "std::fs::read",
             target,
+            note: String::new(),
         });
     }
     rows
@@ -218,12 +135,13 @@ fn async_reads(config: &Config, dir: &Path) -> Vec<Row> {
         },
     );
     vec![Row {
-        operation: "uncached read (async)",
+        operation: "uncached read (async)".into(),
         size: size_name(KIB),
         ours: ours / ops as u32,
         floor: floor / ops as u32,
         floor_name: "std::fs::read",
         target: Some(5.0),
+        note: String::new(),
     }]
 }
 
@@ -254,12 +172,13 @@ fn cached_read(config: &Config, dir: &Path) -> Vec<Row> {
             |i| assert_eq!(raw.get(keys[i % keys.len()].as_str()).unwrap().len(), len),
         );
         rows.push(Row {
-            operation: "cached read, Trust (blocking)",
+            operation: "cached read, Trust (blocking)".into(),
             size: size_name(len),
             ours,
             floor,
             floor_name: "moka::sync::Cache::get",
             target: Some(1.5),
+            note: String::new(),
         });
         if len == KIB {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -281,12 +200,13 @@ fn cached_read(config: &Config, dir: &Path) -> Vec<Row> {
                 },
             );
             rows.push(Row {
-                operation: "cached read, Trust (async)",
+                operation: "cached read, Trust (async)".into(),
                 size: size_name(KIB),
                 ours: ours / ops as u32,
                 floor: floor / ops as u32,
                 floor_name: "moka::sync::Cache::get",
                 target: None,
+                note: String::new(),
             });
         }
     }
@@ -315,12 +235,13 @@ fn keys(config: &Config, dir: &Path) -> Vec<Row> {
         },
     );
     vec![Row {
-        operation: "keys() of 50,000 objects (blocking)",
+        operation: "keys() of 50,000 objects (blocking)".into(),
         size: "-".into(),
         ours,
         floor,
         floor_name: "recursive std::fs::read_dir",
         target: Some(1.5),
+        note: String::new(),
     }]
 }
 
@@ -336,40 +257,5 @@ fn read_dir_keys(dir: &Path, prefix: String, out: &mut Vec<String>) {
         } else {
             out.push(format!("{prefix}{name}"));
         }
-    }
-}
-
-fn print_table(config: &Config, rows: &[Row]) {
-    println!(
-        "\nobjstore bench — medians of {} rounds per figure, objstore and floor interleaved in the same run",
-        config.rounds
-    );
-    println!("\n| operation | size | objstore | floor | floor is | ratio | target | met |");
-    println!("|---|---|---|---|---|---|---|---|");
-    for r in rows {
-        let ratio = r.ours.as_secs_f64() / r.floor.as_secs_f64();
-        let (target, met) = match r.target {
-            Some(t) => (format!("≤ {t:.2}×"), if ratio <= t { "yes" } else { "NO" }),
-            None => ("-".into(), "-"),
-        };
-        println!(
-            "| {} | {} | {} | {} | {} | {ratio:.2}× | {target} | {met} |",
-            r.operation,
-            r.size,
-            show(r.ours),
-            show(r.floor),
-            r.floor_name
-        );
-    }
-}
-
-fn show(d: Duration) -> String {
-    let ns = d.as_nanos();
-    if ns < 10_000 {
-        format!("{ns} ns")
-    } else if ns < 10_000_000 {
-        format!("{:.1} µs", ns as f64 / 1000.0)
-    } else {
-        format!("{:.2} ms", ns as f64 / 1e6)
     }
 }

@@ -1,0 +1,163 @@
+//! `cargo xtask bench`: objstore beside its floors, measured in the same run.
+//!
+//! Each measurement alternates rounds of the objstore operation and of its floor (the same work
+//! done with the plainest tool: raw `std::fs`, raw moka), flips which goes first every round,
+//! drops a warm-up round, and reports the median time per operation of each and their ratio.
+//! Saves always create fresh keys (deleting between rounds would measure the file system's
+//! allocator, not the code) and are deleted after the group.
+//!
+//! Two tables: local disk and cache (floors: raw `std::fs`, raw moka), then S3 against the
+//! SeaweedFS that `cargo xtask bench` starts (floor: raw object_store on the same server).
+//!
+//! Options: `--quick` (fewer rounds), `--only NAME` (groups whose name contains NAME: `save`,
+//! `read`, `async`, `cached`, `keys`, `s3`).
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+mod local;
+mod s3;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+pub const KIB: usize = 1024;
+pub const MIB: usize = 1024 * 1024;
+
+pub struct Config {
+    pub rounds: usize,
+    pub only: Option<String>,
+}
+
+impl Config {
+    pub fn wants(&self, group: &str) -> bool {
+        self.only.as_deref().is_none_or(|o| group.contains(o))
+    }
+}
+
+/// One row of a table.
+pub struct Row {
+    pub operation: String,
+    pub size: String,
+    pub ours: Duration,
+    pub floor: Duration,
+    pub floor_name: &'static str,
+    pub target: Option<f64>,
+    /// A note for the row (client CPU, ...).
+    pub note: String,
+}
+
+impl Row {
+    pub fn new(
+        operation: impl Into<String>,
+        size: impl Into<String>,
+        (ours, floor): (Duration, Duration),
+        floor_name: &'static str,
+        target: Option<f64>,
+    ) -> Row {
+        Row { operation: operation.into(), size: size.into(), ours, floor, floor_name, target, note: String::new() }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1).cloned());
+    let config = Config { rounds: if quick { 5 } else { 11 }, only };
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("objstore-bench");
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).unwrap();
+    let rows = local::run(&config, &base);
+    let _ = std::fs::remove_dir_all(&base);
+    if !rows.is_empty() {
+        print_table("local disk and cache", &config, &rows);
+    }
+    if config.wants("s3") {
+        let rows = s3::run(&config);
+        print_table("S3 (SeaweedFS on loopback)", &config, &rows);
+    }
+}
+
+/// Median time per operation of `ours` and `floor`, each run `ops` times a round.
+pub fn compare(
+    config: &Config,
+    ops: usize,
+    mut ours: impl FnMut(usize),
+    mut floor: impl FnMut(usize),
+) -> (Duration, Duration) {
+    let mut ours_times = Vec::new();
+    let mut floor_times = Vec::new();
+    let mut next = 0;
+    for round in 0..=config.rounds {
+        let time = |f: &mut dyn FnMut(usize), next: &mut usize| {
+            let start = Instant::now();
+            for _ in 0..ops {
+                f(*next);
+                *next += 1;
+            }
+            start.elapsed() / ops as u32
+        };
+        let (a, b) = if round % 2 == 0 {
+            let a = time(&mut ours, &mut next);
+            (a, time(&mut floor, &mut next))
+        } else {
+            let b = time(&mut floor, &mut next);
+            (time(&mut ours, &mut next), b)
+        };
+        if round > 0 {
+            ours_times.push(a);
+            floor_times.push(b);
+        }
+    }
+    (median(ours_times), median(floor_times))
+}
+
+pub fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+pub fn payload(len: usize) -> Bytes {
+    (0..len).map(|i| (i * 31 % 251) as u8).collect::<Vec<u8>>().into()
+}
+
+pub fn size_name(len: usize) -> String {
+    if len >= MIB { format!("{} MiB", len / MIB) } else { format!("{} KiB", len / KIB) }
+}
+
+fn print_table(title: &str, config: &Config, rows: &[Row]) {
+    println!(
+        "\n{title}: medians of up to {} rounds per figure, objstore and floor interleaved in the same run",
+        config.rounds
+    );
+    println!("\n| operation | size | objstore | floor | floor is | ratio | target | met | note |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        let ratio = r.ours.as_secs_f64() / r.floor.as_secs_f64();
+        let (target, met) = match r.target {
+            Some(t) => (format!("≤ {t:.2}×"), if ratio <= t { "yes" } else { "NO" }),
+            None => ("-".into(), "-"),
+        };
+        println!(
+            "| {} | {} | {} | {} | {} | {ratio:.2}× | {target} | {met} | {} |",
+            r.operation,
+            r.size,
+            show(r.ours),
+            show(r.floor),
+            r.floor_name,
+            r.note
+        );
+    }
+}
+
+pub fn show(d: Duration) -> String {
+    let ns = d.as_nanos();
+    if ns < 10_000 {
+        format!("{ns} ns")
+    } else if ns < 10_000_000 {
+        format!("{:.1} µs", ns as f64 / 1000.0)
+    } else {
+        format!("{:.2} ms", ns as f64 / 1e6)
+    }
+}
