@@ -38,11 +38,16 @@ impl Prefixes {
     pub fn new(base: &str) -> Prefixes {
         let rest = base.strip_prefix("s3://").expect("an s3:// URL");
         let (bucket, query) = rest.split_once('?').unwrap_or((rest, ""));
+        // Unique per fixture: tests that start at the same instant (the harness starts one per
+        // thread at once) must never share a prefix. The time keeps runs apart on a server that
+        // outlives them; the counter keeps fixtures of one process apart.
+        static FIXTURES: AtomicU64 = AtomicU64::new(0);
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let fixture = FIXTURES.fetch_add(1, Ordering::Relaxed);
         Prefixes {
             bucket: bucket.trim_end_matches('/').to_string(),
             query: query.to_string(),
-            run: format!("run-{}-{now}", std::process::id()),
+            run: format!("run-{}-{now}-{fixture}", std::process::id()),
             next: AtomicU64::new(0),
         }
     }
