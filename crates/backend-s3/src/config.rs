@@ -23,8 +23,10 @@ pub struct S3Options {
     pub part_size: usize,
     /// Parts uploaded at once (`upload_concurrency`, default 8).
     pub upload_concurrency: usize,
-    /// Give up an operation, retries included, after this long (`operation_timeout`, default
-    /// 60 s). A backstop: a dead endpoint fails earlier, by the retry budget.
+    /// Give up an operation (one save, read, stat or delete, body transfer and retries included)
+    /// after this long (`operation_timeout`, default 60 s). A backstop: a dead endpoint fails
+    /// earlier, by the retry budget; raise it for very large objects over slow links. Listings
+    /// have no overall deadline (each page request has its own).
     pub operation_timeout: Duration,
     /// Time to establish a connection (`connect_timeout`, default 5 s).
     pub connect_timeout: Duration,
