@@ -33,19 +33,18 @@ impl Context<'_> {
                 Error::Precondition { key: self.key(), expected: self.expected.unwrap_or_default().to_string() }
             }
             E::NotImplemented { operation, .. } => Error::NotSupported { backend: self.store.to_string(), operation },
-            e @ (E::PermissionDenied { .. } | E::Unauthenticated { .. }) => self.backend(
-                format!(
-                    "{} refused the request ({e}); check the credentials (AWS_ACCESS_KEY_ID, \
-                     AWS_SECRET_ACCESS_KEY or the access_key_id/secret_access_key options) and the bucket's policy",
-                    self.endpoint
-                ),
-                e,
-            ),
             e => {
+                let refused = matches!(e, E::PermissionDenied { .. } | E::Unauthenticated { .. });
                 let text = e.to_string();
                 let message = match s3_error(&text) {
-                    Some((code, said)) => {
-                        format!("{} answered {code}: {said}; {}", self.endpoint, hint_for(code))
+                    Some((code, said)) => format!("{} answered {code}: {said}; {}", self.endpoint, hint_for(code)),
+                    None if refused => {
+                        format!(
+                            "{} refused the request: {}; {}",
+                            self.endpoint,
+                            one_line(&text),
+                            hint_for("AccessDenied")
+                        )
                     }
                     None => format!(
                         "request to {} failed: {}; check that the endpoint is up and reachable",
