@@ -108,7 +108,8 @@ impl LimitsLayer {
                 f.reserved_objects += 1;
             }
         })?;
-        Ok(admitted.then_some(Reservation { layer: self, size }))
+        // Only build the guard when something was reserved: its drop releases a reservation.
+        Ok(if admitted { Some(Reservation { layer: self, size }) } else { None })
     }
 
     /// Records a save in the ledger when the backend does not count its own saves.
@@ -265,5 +266,30 @@ impl Backend for LimitsLayer {
 
     async fn lock_store(&self) -> Result<Option<StoreLock>> {
         self.inner.lock_store().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryBackend;
+
+    /// A refused fast-path attempt must not release anything: each one once released another
+    /// save's reservation (the guard was built, and dropped, even when nothing was reserved),
+    /// and concurrent saves under contention went past the limit.
+    #[tokio::test]
+    async fn a_refused_reservation_releases_nothing() {
+        let layer =
+            LimitsLayer::new(Arc::new(MemoryBackend::new()), Limits { max_objects: Some(10), ..Limits::default() })
+                .await
+                .unwrap();
+        let first = layer.try_reserve(1).unwrap().expect("room for one");
+        layer.ledger.update(&mut |f| f.objects = 8).unwrap();
+        for _ in 0..5 {
+            assert!(layer.try_reserve(1).unwrap().is_none(), "past the fast path's threshold");
+        }
+        assert_eq!(layer.ledger.read().unwrap().reserved_objects, 1, "a refusal released someone else's reservation");
+        drop(first);
+        assert_eq!(layer.ledger.read().unwrap().reserved_objects, 0);
     }
 }

@@ -91,12 +91,17 @@ pub async fn limits_hold_under_concurrency(kit: Kit) {
     let tasks: Vec<_> = (0..64)
         .map(|i| {
             let s = s.clone();
-            tokio::spawn(async move { s.save_bytes(&format!("o/{i:02}"), vec![1u8]).await.is_ok() })
+            tokio::spawn(async move { s.save_bytes(&format!("o/{i:02}"), vec![1u8]).await })
         })
         .collect();
     let mut saved = 0;
     for t in tasks {
-        saved += usize::from(t.await.unwrap_or(false));
+        match t.await {
+            Ok(Ok(())) => saved += 1,
+            Ok(Err(Error::LimitExceeded { .. })) => {}
+            Ok(Err(e)) => panic!("unexpected error: {e}"),
+            Err(e) => panic!("task failed: {e}"),
+        }
     }
     assert_eq!(saved, 12);
     assert_eq!(ok(s.usage().await, "usage").objects, 12);
