@@ -12,6 +12,7 @@
 use std::cmp::Ordering;
 use std::os::fd::AsFd;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustix::fs::{self, AtFlags, Dir, FileType, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
@@ -259,7 +260,13 @@ fn sweep_dir(inner: &Inner, fd: std::os::fd::OwnedFd, prefix: String, usage: &mu
     Ok(())
 }
 
-/// Removes the temp file `name` in `dir` if no live writer holds its lock.
+/// A temp file younger than this, whose writer's process still runs, is never swept.
+const YOUNG: Duration = Duration::from_secs(60);
+
+/// Removes the temp file `name` in `dir` if its writer is gone: nobody holds its lock, and its
+/// writer's process (the id in its name) no longer runs or the file is older than a minute.
+/// (Writers lock temp files before naming them; the process check also covers file systems
+/// without `O_TMPFILE`, where a file is named a moment before it is locked.)
 fn remove_if_abandoned(dir: &Dir, name: &std::ffi::CStr) -> Result<()> {
     let dir_fd = dir.fd().map_err(|e| os_error("cannot sweep", e))?;
     let file = match fs::openat(dir_fd, name, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()) {
@@ -267,15 +274,32 @@ fn remove_if_abandoned(dir: &Dir, name: &std::ffi::CStr) -> Result<()> {
         Err(Errno::NOENT) => return Ok(()),
         Err(e) => return Err(os_error("cannot open a temp file to sweep it", e)),
     };
-    if try_flock(file.as_fd(), FlockOperation::NonBlockingLockExclusive)? {
-        match fs::unlinkat(dir_fd, name, AtFlags::empty()) {
-            Ok(()) | Err(Errno::NOENT) => {
-                tracing::info!(file = ?name, "removed a temp file left by an interrupted save");
-            }
-            Err(e) => return Err(os_error("cannot remove a temp file", e)),
-        }
+    if !try_flock(file.as_fd(), FlockOperation::NonBlockingLockExclusive)? {
+        return Ok(());
     }
-    Ok(())
+    let writer_runs = writer_pid(name).is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
+    let young = fs::fstat(&file)
+        .ok()
+        .and_then(|st| crate::version::modified_of(&st))
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age < YOUNG);
+    if writer_runs && young {
+        return Ok(());
+    }
+    match fs::unlinkat(dir_fd, name, AtFlags::empty()) {
+        Ok(()) | Err(Errno::NOENT) => {
+            tracing::info!(file = ?name, "removed a temp file left by an interrupted save");
+            Ok(())
+        }
+        Err(e) => Err(os_error("cannot remove a temp file", e)),
+    }
+}
+
+/// The process id in a temp file's name (`.objstore-tmp-PID-SEQ`, hexadecimal).
+fn writer_pid(name: &std::ffi::CStr) -> Option<u32> {
+    let name = name.to_str().ok()?;
+    let rest = name.strip_prefix(temp_prefix().as_str())?;
+    u32::from_str_radix(rest.split('-').next()?, 16).ok()
 }
 
 /// Sums the objects the walker finds.

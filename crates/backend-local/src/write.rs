@@ -9,9 +9,9 @@
 //! Temp files hold an exclusive `flock` while they live; the sweep at open removes only temp
 //! files whose lock is free (their writer is gone).
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use rustix::fs::{self, AtFlags, FileType, FlockOperation, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
@@ -34,28 +34,54 @@ pub(crate) fn temp_prefix() -> String {
 }
 
 /// A temp file being written; removed when dropped unless it was renamed into place.
+///
+/// It is created unnamed (`O_TMPFILE`) and locked before anyone can see it, and named only once
+/// its content is on disk, so the sweep at open never finds a live temp file unlocked. Where
+/// `O_TMPFILE` is not supported, it is created named and locked at once; the sweep then also
+/// spares files whose writer's process still runs (see `walk::remove_if_abandoned`).
 struct TempFile<'a> {
     dir: &'a OwnedFd,
-    name: String,
     fd: OwnedFd,
+    /// Its name in `dir`, once it has one.
+    name: Option<String>,
     placed: bool,
+}
+
+/// Whether `O_TMPFILE` works here: 0 unknown, 1 yes, 2 no.
+static UNNAMED: AtomicU8 = AtomicU8::new(0);
+
+/// A fresh temp file name: the prefix, this process's id, a counter.
+fn temp_name() -> String {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    // Read once: after a fork the child shares the id in its names, and a clash is just an
+    // EEXIST, answered with the next number.
+    static PID: OnceLock<u32> = OnceLock::new();
+    let pid = *PID.get_or_init(std::process::id);
+    format!("{}{pid:x}-{:x}", temp_prefix(), SEQ.fetch_add(1, Ordering::Relaxed))
 }
 
 impl<'a> TempFile<'a> {
     fn create(dir: &'a OwnedFd) -> std::result::Result<TempFile<'a>, Errno> {
-        static SEQ: AtomicU64 = AtomicU64::new(0);
-        // Read once: after a fork the child shares the id in its names, and a clash is just an
-        // EEXIST below, answered with the next number.
-        static PID: OnceLock<u32> = OnceLock::new();
-        let pid = *PID.get_or_init(std::process::id);
+        if UNNAMED.load(Ordering::Relaxed) != 2 {
+            match fs::openat(dir, ".", OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC, Mode::from_raw_mode(0o666)) {
+                Ok(fd) => {
+                    UNNAMED.store(1, Ordering::Relaxed);
+                    // Nobody else can open an unnamed file: the lock is free.
+                    retry_intr(|| fs::flock(&fd, FlockOperation::NonBlockingLockExclusive))?;
+                    return Ok(TempFile { dir, fd, name: None, placed: false });
+                }
+                Err(Errno::OPNOTSUPP | Errno::ISDIR | Errno::INVAL) => UNNAMED.store(2, Ordering::Relaxed),
+                Err(e) => return Err(e),
+            }
+        }
         loop {
-            let name = format!("{}{pid:x}-{:x}", temp_prefix(), SEQ.fetch_add(1, Ordering::Relaxed));
+            let name = temp_name();
             let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW;
             match fs::openat(dir, name.as_str(), flags, Mode::from_raw_mode(0o666)) {
                 Ok(fd) => {
-                    // Marks the file as alive for the sweep; a fresh file is never locked.
-                    retry_intr(|| fs::flock(&fd, FlockOperation::NonBlockingLockExclusive))?;
-                    return Ok(TempFile { dir, name, fd, placed: false });
+                    let temp = TempFile { dir, fd, name: Some(name), placed: false };
+                    retry_intr(|| fs::flock(&temp.fd, FlockOperation::NonBlockingLockExclusive))?;
+                    return Ok(temp);
                 }
                 // A leftover of an earlier process with the same id: take the next name.
                 Err(Errno::EXIST) => continue,
@@ -74,13 +100,33 @@ impl<'a> TempFile<'a> {
         }
         Ok(())
     }
+
+    /// Gives an unnamed temp file a name in its folder (still locked), ready to be renamed.
+    fn name(&mut self) -> std::result::Result<&str, Errno> {
+        while self.name.is_none() {
+            let name = temp_name();
+            let proc_path = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
+            let linked = match fs::linkat(fs::CWD, proc_path.as_str(), self.dir, name.as_str(), AtFlags::SYMLINK_FOLLOW)
+            {
+                // Without /proc, linking the descriptor itself needs CAP_DAC_READ_SEARCH.
+                Err(Errno::NOENT) => fs::linkat(&self.fd, "", self.dir, name.as_str(), AtFlags::EMPTY_PATH),
+                other => other,
+            };
+            match linked {
+                Ok(()) => self.name = Some(name),
+                Err(Errno::EXIST) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(self.name.as_deref().unwrap_or_default())
+    }
 }
 
 impl Drop for TempFile<'_> {
     fn drop(&mut self) {
-        if !self.placed {
-            if let Err(e) = fs::unlinkat(self.dir, self.name.as_str(), AtFlags::empty()) {
-                tracing::warn!(file = %self.name, error = %e, "cannot remove a temp file; the next open removes it");
+        if let (Some(name), false) = (&self.name, self.placed) {
+            if let Err(e) = fs::unlinkat(self.dir, name.as_str(), AtFlags::empty()) {
+                tracing::warn!(file = %name, error = %e, "cannot remove a temp file; the next open removes it");
             }
         }
     }
@@ -93,7 +139,7 @@ impl Inner {
         let ctx = |what: &str| format!("cannot save '{key}': {what}");
         for _ in 0..ATTEMPTS {
             let parent = self.root.parent(key, true, durable)?;
-            let temp = match TempFile::create(&parent.fd) {
+            let mut temp = match TempFile::create(&parent.fd) {
                 Ok(temp) => temp,
                 // The folder was removed after we opened it (its last key was deleted and the
                 // folder reclaimed): start over.
@@ -106,6 +152,12 @@ impl Inner {
                 fs::fsync(&temp.fd).map_err(|e| os_error(ctx("cannot flush to disk"), e))?;
             }
             let st = fs::fstat(&temp.fd).map_err(|e| os_error(ctx("cannot stat"), e))?;
+            let temp_name = match temp.name() {
+                Ok(name) => name.to_string(),
+                // The folder was removed meanwhile: start over.
+                Err(Errno::NOENT) => continue,
+                Err(e) => return Err(os_error(ctx("cannot name the temp file"), e)),
+            };
             let meta = ObjectMeta {
                 key: KeyBuf::from(key),
                 size: value.len() as u64,
@@ -114,7 +166,7 @@ impl Inner {
             };
             {
                 let _key = self.key_locks.lock(key)?;
-                let previous = self.replace(key, &parent, &temp.name, mode)?;
+                let previous = self.replace(key, &parent, &temp_name, mode)?;
                 let mut temp = temp;
                 temp.placed = true;
                 self.ledger.update(&mut |f| f.apply(previous, Some(meta.size)))?;
@@ -227,5 +279,35 @@ impl Current {
             Current::Object(st) => Some(st.st_size as u64),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &std::path::Path) -> Vec<String> {
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect()
+    }
+
+    /// The sweep at open may remove any temp file it can lock, so a temp file must never be
+    /// visible without its writer's lock: it is created unnamed and locked, and named later.
+    #[test]
+    fn a_temp_file_is_never_visible_unlocked() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir_fd = fs::open(dir.path(), OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
+        let mut temp = TempFile::create(&dir_fd).unwrap();
+        assert!(names(dir.path()).is_empty(), "a temp file is visible before it is named");
+        temp.write_all(b"data").unwrap();
+        let name = temp.name().unwrap().to_string();
+        assert_eq!(names(dir.path()), vec![name.clone()]);
+        let other = std::fs::File::open(dir.path().join(&name)).unwrap();
+        assert_eq!(
+            fs::flock(&other, FlockOperation::NonBlockingLockExclusive),
+            Err(Errno::WOULDBLOCK),
+            "a named temp file is not locked by its writer"
+        );
+        drop(temp);
+        assert!(names(dir.path()).is_empty(), "an unplaced temp file outlived its writer");
     }
 }

@@ -35,8 +35,17 @@ fn temp_files_are_invisible_and_swept_unless_their_writer_lives() {
     let store = blocking::open(&url(dir.path())).unwrap();
     store.save("a/kept", "v").unwrap();
     // Left by a crashed writer (no lock), at the top and in a folder.
-    std::fs::write(dir.path().join(".objstore-tmp-dead-1"), vec![0u8; 100]).unwrap();
-    std::fs::write(dir.path().join("a/.objstore-tmp-dead-2"), vec![0u8; 100]).unwrap();
+    // (The hexadecimal process id in their names is above any Linux pid: that writer is gone.)
+    std::fs::write(dir.path().join(".objstore-tmp-ffffffff-1"), vec![0u8; 100]).unwrap();
+    std::fs::write(dir.path().join("a/.objstore-tmp-ffffffff-2"), vec![0u8; 100]).unwrap();
+    // Unlocked, but its writer (this process) runs and it is new: a save a moment before its
+    // lock, on a file system without O_TMPFILE. Spared. An old one of a running writer is not.
+    let young = dir.path().join(format!(".objstore-tmp-{:x}-3", std::process::id()));
+    std::fs::write(&young, b"x").unwrap();
+    let old = dir.path().join(format!(".objstore-tmp-{:x}-4", std::process::id()));
+    std::fs::write(&old, b"x").unwrap();
+    let two_minutes_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
+    std::fs::File::options().write(true).open(&old).unwrap().set_modified(two_minutes_ago).unwrap();
     // Held by a live writer: its flock is taken.
     let live_path = dir.path().join("a/.objstore-tmp-live-3");
     let live = std::fs::File::create(&live_path).unwrap();
@@ -45,13 +54,15 @@ fn temp_files_are_invisible_and_swept_unless_their_writer_lives() {
     assert_eq!(store.keys().unwrap(), vec!["a/kept"]);
     assert_eq!(store.usage().unwrap().objects, 1);
     assert_eq!(store.entries().count(), 1);
-    assert!(matches!(store.read(".objstore-tmp-dead-1"), Err(Error::InvalidKey { .. })));
+    assert!(matches!(store.read(".objstore-tmp-ffffffff-1"), Err(Error::InvalidKey { .. })));
 
     drop(store);
     let _reopened = blocking::open(&url(dir.path())).unwrap();
-    assert!(!dir.path().join(".objstore-tmp-dead-1").exists(), "an abandoned temp file survived the open");
-    assert!(!dir.path().join("a/.objstore-tmp-dead-2").exists());
+    assert!(!dir.path().join(".objstore-tmp-ffffffff-1").exists(), "an abandoned temp file survived the open");
+    assert!(!dir.path().join("a/.objstore-tmp-ffffffff-2").exists());
     assert!(live_path.exists(), "the open removed the temp file of a live writer");
+    assert!(young.exists(), "the open removed a new temp file of a running writer");
+    assert!(!old.exists(), "an old unlocked temp file survived the open");
     drop(live);
 }
 
@@ -187,4 +198,33 @@ async fn the_store_folder_layout_is_plain_files() {
     store.delete("a/b/c.json").await.unwrap();
     store.save("a/b", "now a file").await.unwrap();
     assert_eq!(std::fs::read_to_string(dir.path().join("a/b")).unwrap(), "now a file");
+}
+
+#[test]
+fn opening_the_folder_again_and_again_never_disturbs_a_writer() {
+    // Every open sweeps temp files; a writer's temp files must never be among them.
+    let dir = tempfile::tempdir().unwrap();
+    let writer = blocking::open(&url(dir.path())).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sweeper = {
+        let (stop, url) = (stop.clone(), url(dir.path()));
+        std::thread::spawn(move || {
+            let mut opens = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                drop(blocking::open(&url).unwrap());
+                opens += 1;
+            }
+            opens
+        })
+    };
+    for i in 0..400 {
+        if let Err(e) = writer.save_bytes(&format!("k{}", i % 20), vec![i as u8; 1000 + i]) {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            panic!("save {i} failed while other handles opened the folder: {e}");
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let opens = sweeper.join().unwrap();
+    assert!(opens > 10, "the sweeping thread hardly ran ({opens} opens)");
+    assert_eq!(writer.keys().unwrap().len(), 20);
 }
