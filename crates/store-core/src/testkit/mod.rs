@@ -22,7 +22,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::{Error, ObjectStore, StoreBuilder};
+use crate::{ObjectStore, StoreBuilder};
 
 /// Hands out URLs of fresh, empty stores. Two opens of one URL must share storage.
 pub trait Fixture: Send + Sync + 'static {
@@ -216,9 +216,4 @@ pub async fn run_all<F: Fixture>(fixture: F) -> Report {
         }
     }
     report
-}
-
-/// True when `e` is [`Error::NotFound`].
-pub fn is_not_found<T>(r: &Result<T, Error>) -> bool {
-    matches!(r, Err(Error::NotFound { .. }))
 }
