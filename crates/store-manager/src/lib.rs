@@ -1,16 +1,100 @@
-//! # store-manager: categories, settings, quotas, expiry, compression, metadata — manual to be
+//! # store-manager: categories, quotas, expiry, compression and metadata
 //!
-//! This crate will turn a bare Object Store into what trading teams build on top of one (see the
-//! seed document on the QuantConnect Object Store manager):
+//! What trading teams build on top of a bare Object Store (see the seed document on the
+//! QuantConnect Object Store manager), as a library. A [`Manager`] wraps any
+//! [`store_core::ObjectStore`] (local disk, S3, memory) and [`Settings`] read from the
+//! `settings.json` format:
 //!
-//! - `Settings` read from the `settings.json` format (`max_storage_gb`, `max_files`,
-//!   `max_file_size_mb`, `compression_enabled`, `auto_cleanup`, `storage_allocation` per
-//!   category, `usage_monitoring` thresholds) with tier presets and one error listing every problem;
-//! - a `Manager` that saves each object self-described (category, created and expiry times, codec,
-//!   checksum, user metadata travel with it), compresses with zstd above a size, enforces
-//!   per-category quotas, loads (`None` when absent or expired), finds by metadata, lists a
-//!   category oldest first, cleans up expired objects (archiving first when asked) and reports
-//!   usage by category;
-//! - a documented on-storage format that a Python or C# reader can decode.
+//! ```
+//! use store_manager::{Category, Manager, SaveOptions, Settings};
+//! use serde_json::json;
 //!
-//! It is not implemented yet.
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let store = store_core::open("memory://").await?;
+//! let settings = Settings::from_json(r#"{"tier": "5GB", "storage_allocation": {"llm_cache": 0.3}}"#)?;
+//! let manager = Manager::new(store, settings);
+//!
+//! // Trading state, kept 90 days.
+//! let state = json!({"equity": 101_250.5, "positions": {"SPY": 10}});
+//! manager.save("trading_state_2025-01-15", &state, SaveOptions::new(Category::TradingState).expire_days(90)).await?;
+//! assert_eq!(manager.load::<serde_json::Value>("trading_state_2025-01-15").await?, Some(state));
+//!
+//! // Metadata travels with the object and can be searched.
+//! let opts = SaveOptions::new(Category::BacktestResults).with_metadata("sharpe", 1.8);
+//! manager.save("backtest_2025_01_15", &json!({"trades": 42}), opts).await?;
+//! let meta = manager.get_metadata("backtest_2025_01_15").await?.unwrap();
+//! assert_eq!(meta.metadata["sharpe"], 1.8);
+//! assert_eq!(manager.list_keys(&Category::BacktestResults).await?, ["backtest_2025_01_15"]);
+//! # Ok::<(), store_manager::Error>(()) }).unwrap();
+//! ```
+//!
+//! ## Where objects live
+//!
+//! Each category is a folder: key `k` saved in `llm_cache` is the store object `llm_cache/k`;
+//! archived copies live under `_archive/{category}/{key}`. A key is unique across categories:
+//! saving it in another category moves it. Give the manager its own view
+//! (`store.project("managed")`) to keep its folders apart from other data.
+//!
+//! Every object describes itself: a 16-byte prefix, a JSON header (key, category, encoding,
+//! size, xxh3-64 checksum, created and expiry times, metadata) and the payload, raw or one zstd
+//! frame. `docs/FORMAT.md` gives the format byte by byte so that Python or C# can read it.
+//! A damaged object (truncated, checksum mismatch) is [`Error::Corrupt`] naming its key.
+//!
+//! ## Compression
+//!
+//! Values larger than `compression_threshold_kb` (100 KiB, the seed's rule) are compressed with
+//! zstd when `compression_enabled`; [`SaveOptions::force_compress`] compresses any value. The
+//! payload stays raw when compression does not make it smaller. Contexts are reused per thread,
+//! so small values are cheap. The default level is **1**: on ~1 MiB of trading JSON, level 1
+//! compressed at ~630 MB/s to a ratio of 4.3, level 3 at ~340 MB/s to 3.8 (measured on these
+//! machines, see the project's research notes), so level 1 is faster *and* smaller there.
+//! `compression_level` in the settings changes it.
+//!
+//! ## Quotas
+//!
+//! A save is refused, changing nothing, when its stored size (after compression, header
+//! included) is over `max_file_size_mb` ([`Error::ObjectTooLarge`], "Object too large: 52.3MB >
+//! 45MB"), or when it would take its category past its `storage_allocation`, or the managed
+//! folders past `max_storage_gb` or `max_files` ([`Error::QuotaExceeded`]). Room is reserved
+//! before the put, so concurrent saves through one manager (and its clones) cannot overshoot.
+//! Before refusing, the manager rescans (another process may have freed room) and, with
+//! `auto_cleanup.enabled`, removes expired objects and tries again. Other processes' saves are
+//! seen at the next scan; for a hard store-wide cap across processes, also give the store its
+//! own limits ([`Settings::store_limits`]), which local disk enforces exactly across processes.
+//!
+//! ## Expiry and the archive
+//!
+//! An object saved with `expire_days` is invisible to `load`, `get_metadata`, `list_keys` and
+//! `find` once it expires, and [`Manager::cleanup_expired`] removes it; with
+//! `auto_cleanup.archive_before_delete` it is first copied, compressed, to
+//! `_archive/{category}/{key}`, where it stays `auto_cleanup.keep_days` days
+//! ([`Manager::list_archived`], [`Manager::load_archived_bytes`]) before a later cleanup removes
+//! it. Time comes from a [`clock::Clock`]; tests use [`clock::ManualClock`].
+//!
+//! ## The index
+//!
+//! The manager keeps an in-memory index of every object's header. It is a cache, rebuilt from
+//! the objects: each listing compares the backend's versions with the index and re-reads only
+//! what changed, so `list_keys` on a warm index costs one listing of the category and no
+//! per-object read. The first call that needs every figure (a save, `find`, usage) scans the
+//! whole store once, reading each object's header.
+
+pub mod category;
+pub mod cleanup;
+pub mod clock;
+mod codec;
+pub mod error;
+pub mod format;
+mod index;
+mod manager;
+pub mod object;
+mod quota;
+mod scan;
+pub mod settings;
+
+pub use category::Category;
+pub use cleanup::CleanupReport;
+pub use error::{Error, Quota, Result};
+pub use manager::Manager;
+pub use object::{ArchivedObject, CategoryUsage, Checksum, SaveOptions, StoredObject};
+pub use settings::{AutoCleanup, Settings, SettingsError, Tier, UsageMonitoring};

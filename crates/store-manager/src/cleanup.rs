@@ -1,0 +1,215 @@
+//! Expiry: expired objects are archived (when the settings say so) and removed; archived copies
+//! are removed once their retention (`auto_cleanup.keep_days`) has passed.
+
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use futures::{StreamExt, stream};
+use serde::Serialize;
+use store_core::{PutMode, Version};
+
+use crate::category::Category;
+use crate::error::Result;
+use crate::format;
+use crate::index::{Kind, Place};
+use crate::manager::{Manager, entry_for, frame_error, run_cpu, tombstone};
+
+/// Objects expired at once.
+const CLEANUP_CONCURRENCY: usize = 8;
+
+/// What a cleanup did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CleanupReport {
+    /// Expired objects removed from their category (archived first when `archived` counts them).
+    pub expired: usize,
+    /// How many of those were archived.
+    pub archived: usize,
+    /// Archived copies removed because their retention passed.
+    pub purged: usize,
+    /// Bytes the store holds less than before (removed minus archived copies written).
+    pub freed_bytes: u64,
+    /// Expired objects left in place, with the reason (a corrupt value cannot be archived).
+    pub skipped: Vec<String>,
+}
+
+impl CleanupReport {
+    /// Objects removed: expired ones plus purged archive copies.
+    pub fn removed(&self) -> usize {
+        self.expired + self.purged
+    }
+}
+
+enum Outcome {
+    Expired { archived: bool, freed: u64, written: u64 },
+    Purged { freed: u64 },
+    Untouched,
+    Skipped(String),
+}
+
+impl Manager {
+    /// Removes every expired object (archiving it first when `auto_cleanup.archive_before_delete`)
+    /// and every archived copy past its retention. Returns how many objects were removed.
+    pub async fn cleanup_expired(&self) -> Result<usize> {
+        Ok(self.cleanup().await?.removed())
+    }
+
+    /// [`Manager::cleanup_expired`] with the details.
+    pub async fn cleanup(&self) -> Result<CleanupReport> {
+        self.ready()?;
+        self.sync(None).await?;
+        let now = self.now();
+        let mut work: Vec<(Place, String, Version)> = Vec::new();
+        {
+            let index = self.index();
+            for (place, folder) in &index.folders {
+                for (key, entry) in &folder.entries {
+                    let due = match &entry.kind {
+                        Kind::Managed(o) => o.is_expired(now),
+                        Kind::Archived(a) => a.purge_after <= now,
+                        _ => false,
+                    };
+                    if let (true, Some(version)) = (due, &entry.version) {
+                        work.push((place.clone(), key.to_string(), version.clone()));
+                    }
+                }
+            }
+        }
+        work.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        let archive = self.inner.settings.auto_cleanup.archive_before_delete;
+        let outcomes: Vec<Result<Outcome>> = stream::iter(work)
+            .map(|(place, key, _)| async move {
+                match place {
+                    Place::Live(category) => self.expire_one(category, key, archive, now).await,
+                    Place::Archive(category) => self.purge_one(category, key, now).await,
+                }
+            })
+            .buffer_unordered(CLEANUP_CONCURRENCY)
+            .collect()
+            .await;
+        let mut report = CleanupReport::default();
+        let mut written_total = 0u64;
+        let mut freed_total = 0u64;
+        for outcome in outcomes {
+            match outcome? {
+                Outcome::Expired { archived, freed, written } => {
+                    report.expired += 1;
+                    report.archived += usize::from(archived);
+                    freed_total += freed;
+                    written_total += written;
+                }
+                Outcome::Purged { freed } => {
+                    report.purged += 1;
+                    freed_total += freed;
+                }
+                Outcome::Untouched => {}
+                Outcome::Skipped(why) => report.skipped.push(why),
+            }
+        }
+        report.freed_bytes = freed_total.saturating_sub(written_total);
+        report.skipped.sort();
+        Ok(report)
+    }
+
+    async fn expire_one(&self, category: Category, key: String, archive: bool, now: SystemTime) -> Result<Outcome> {
+        let _guard = self.lock_key(&key).await;
+        let start = self.index().epoch;
+        let place = Place::Live(category.clone());
+        let store_key = place.store_key(&key);
+        let store = &self.inner.store;
+        let object = match store.read_object(&store_key).await {
+            Ok(object) => object,
+            Err(e) if e.is_not_found() => {
+                self.observe_gone(&place, &key, start);
+                return Ok(Outcome::Untouched);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.observe(&place, &key, &object, start);
+        let frame = match format::decode(&object.bytes) {
+            Ok(frame) => frame,
+            Err(e) => return Ok(Outcome::Skipped(frame_error(&store_key, e).to_string())),
+        };
+        // Another process may have saved it again since the scan.
+        if frame.header.expires_ms.is_none_or(|at| format::from_ms(at) > now) {
+            return Ok(Outcome::Untouched);
+        }
+        let mut written = 0;
+        if archive {
+            let size = frame.header.size as usize;
+            let header = frame.header.clone();
+            let data = match run_cpu(size, move || frame.open()).await {
+                Ok(data) => data,
+                Err(e) => return Ok(Outcome::Skipped(frame_error(&store_key, e).to_string())),
+            };
+            let keep = Duration::from_secs(u64::from(self.inner.settings.auto_cleanup.keep_days) * 86_400);
+            let archived_header = format::Header {
+                archived_ms: Some(format::to_ms(now)),
+                purge_after_ms: Some(format::to_ms(now + keep)),
+                ..header
+            };
+            let level = Some(self.inner.settings.compression_level);
+            let encoded = run_cpu(size, move || format::encode(&archived_header, &data, level)).await;
+            let encoded = match encoded {
+                Ok(e) => Bytes::from(e),
+                Err(why) => return Ok(Outcome::Skipped(format!("{store_key}: {why}"))),
+            };
+            written = encoded.len() as u64;
+            let archive_place = Place::Archive(category.clone());
+            let archive_key = archive_place.store_key(&key);
+            let meta = store.save_bytes_with(&archive_key, encoded.clone(), PutMode::Overwrite).await?;
+            let archived_object = store_core::Object { bytes: encoded, meta };
+            let mut index = self.index();
+            let epoch = index.next_epoch();
+            index.put(&archive_place, &key, entry_for(&archive_place, &key, &archived_object, epoch));
+        }
+        // Delete only the version that was read (a save since then must survive).
+        match store.head(&store_key).await {
+            Ok(meta) if meta.version == object.meta.version => {}
+            Ok(_) => return Ok(Outcome::Untouched),
+            Err(e) if e.is_not_found() => return Ok(Outcome::Untouched),
+            Err(e) => return Err(e.into()),
+        }
+        match store.delete(&store_key).await {
+            Ok(()) => {}
+            Err(e) if e.is_not_found() => return Ok(Outcome::Untouched),
+            Err(e) => return Err(e.into()),
+        }
+        let mut index = self.index();
+        let epoch = index.next_epoch();
+        index.put(&place, &key, tombstone(epoch));
+        Ok(Outcome::Expired { archived: archive, freed: object.bytes.len() as u64, written })
+    }
+
+    async fn purge_one(&self, category: Category, key: String, now: SystemTime) -> Result<Outcome> {
+        let _guard = self.lock_key(&key).await;
+        let start = self.index().epoch;
+        let place = Place::Archive(category);
+        let store_key = place.store_key(&key);
+        let store = &self.inner.store;
+        let object = match store.read_object(&store_key).await {
+            Ok(object) => object,
+            Err(e) if e.is_not_found() => {
+                self.observe_gone(&place, &key, start);
+                return Ok(Outcome::Untouched);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.observe(&place, &key, &object, start);
+        let due = format::decode(&object.bytes)
+            .ok()
+            .and_then(|f| f.header.purge_after_ms)
+            .is_some_and(|at| format::from_ms(at) <= now);
+        if !due {
+            return Ok(Outcome::Untouched);
+        }
+        match store.delete(&store_key).await {
+            Ok(()) => {}
+            Err(e) if e.is_not_found() => return Ok(Outcome::Untouched),
+            Err(e) => return Err(e.into()),
+        }
+        let mut index = self.index();
+        let epoch = index.next_epoch();
+        index.put(&place, &key, tombstone(epoch));
+        Ok(Outcome::Purged { freed: object.bytes.len() as u64 })
+    }
+}

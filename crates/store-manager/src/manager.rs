@@ -1,0 +1,676 @@
+//! The `Manager`: categories, quotas, expiry, compression and metadata over an `ObjectStore`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use futures::future::join_all;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use store_core::{Key, Object, ObjectStore, PutMode};
+
+use crate::category::Category;
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Error, Result};
+use crate::format::{self, Encoding, FrameError, Header};
+use crate::index::{Entry, Index, Kind, Place};
+use crate::object::{ArchivedObject, CategoryUsage, Checksum, SaveOptions, StoredObject};
+use crate::quota;
+use crate::settings::{Settings, SettingsError};
+
+/// Values larger than this are compressed and decompressed on the blocking pool when called
+/// from an async runtime, so a 45 MB model does not stall the runtime's workers.
+const OFFLOAD_BYTES: usize = 2 << 20;
+/// Per-key locks (striped): saves, deletes and cleanups of one key never interleave.
+const KEY_LOCK_STRIPES: usize = 64;
+
+/// Categories, quotas, expiry, compression and searchable metadata over an [`ObjectStore`].
+/// Cheap to clone; clones share the index and the quotas.
+#[derive(Clone)]
+pub struct Manager {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: ObjectStore,
+    pub(crate) settings: Settings,
+    settings_problem: Option<SettingsError>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) index: Mutex<Index>,
+    key_locks: Box<[tokio::sync::Mutex<()>]>,
+    /// One scan at a time (scans mark what they saw; two at once would confuse each other).
+    pub(crate) scan_lock: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Manager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager").field("store", &self.inner.store).finish_non_exhaustive()
+    }
+}
+
+impl Manager {
+    /// A manager over `store` with `settings`. Nothing is read until the first call. Settings
+    /// built in code are checked here; if they are invalid, every call returns the problems.
+    pub fn new(store: ObjectStore, settings: Settings) -> Self {
+        Manager::with_clock(store, settings, SystemClock)
+    }
+
+    /// Like [`Manager::new`], with the time taken from `clock` (tests use a
+    /// [`crate::clock::ManualClock`] to expire objects without sleeping).
+    pub fn with_clock(store: ObjectStore, settings: Settings, clock: impl Clock) -> Self {
+        let settings_problem = settings.validate().err();
+        let key_locks = (0..KEY_LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect();
+        Manager {
+            inner: Arc::new(Inner {
+                store,
+                settings,
+                settings_problem,
+                clock: Arc::new(clock),
+                index: Mutex::new(Index::default()),
+                key_locks,
+                scan_lock: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &ObjectStore {
+        &self.inner.store
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    // ----- saving ----------------------------------------------------------------------------
+
+    /// Saves `data` as JSON under `key` in `opts.category`. Replaces the key's value in any
+    /// category. Fails, changing nothing, when a quota would be exceeded.
+    pub async fn save<T: Serialize + ?Sized>(&self, key: &str, data: &T, opts: SaveOptions) -> Result<StoredObject> {
+        let json = serde_json::to_vec(data).map_err(|e| Error::Serialization {
+            key: key.to_string(),
+            writing: true,
+            message: e.to_string(),
+        })?;
+        self.save_encoded(key, Bytes::from(json), Encoding::Json, opts).await
+    }
+
+    /// Saves opaque bytes (a model, a parquet file) under `key`. See [`Manager::save`].
+    pub async fn save_bytes(&self, key: &str, data: impl Into<Bytes>, opts: SaveOptions) -> Result<StoredObject> {
+        self.save_encoded(key, data.into(), Encoding::Bytes, opts).await
+    }
+
+    async fn save_encoded(
+        &self,
+        key: &str,
+        data: Bytes,
+        encoding: Encoding,
+        opts: SaveOptions,
+    ) -> Result<StoredObject> {
+        self.ready()?;
+        opts.category.validate()?;
+        let key = manager_key(key)?;
+        let place = Place::Live(opts.category.clone());
+        let store_key = place.store_key(&key);
+        Key::parse(&store_key)?;
+
+        let settings = &self.inner.settings;
+        let created_ms = format::to_ms(self.now());
+        let expires_ms = opts.expire_days.map(|d| created_ms.saturating_add(u64::from(d) * 86_400_000));
+        let checksum = Checksum::of(&data);
+        let header = Header {
+            key: key.clone(),
+            category: opts.category.name().to_string(),
+            encoding,
+            size: data.len() as u64,
+            checksum: checksum.to_string(),
+            created_ms,
+            expires_ms,
+            metadata: opts.metadata,
+            archived_ms: None,
+            purge_after_ms: None,
+        };
+        let compress = opts.force_compress
+            || (settings.compression_enabled && data.len() as u64 > settings.compression_threshold_bytes());
+        let level = compress.then_some(settings.compression_level);
+        let header_for_encode = header.clone();
+        let frame = run_cpu(data.len(), move || format::encode(&header_for_encode, &data, level)).await;
+        let frame = frame.map_err(|message| Error::Serialization { key: key.clone(), writing: true, message })?;
+        let stored_size = frame.len() as u64;
+        let limit = settings.max_file_size_bytes();
+        if stored_size > limit {
+            return Err(Error::ObjectTooLarge { key, size: header.size, stored_size, limit });
+        }
+        let object = StoredObject {
+            key: key.clone(),
+            category: opts.category.clone(),
+            size: header.size,
+            stored_size,
+            compressed: frame[9] == format::Codec::Zstd as u8,
+            created: format::from_ms(created_ms),
+            expires: expires_ms.map(format::from_ms),
+            metadata: header.metadata,
+            checksum,
+        };
+
+        self.ensure_loaded().await?;
+        let mut cleaned = false;
+        let mut refreshed = false;
+        let (guard, reservation) = loop {
+            let guard = self.lock_key(&key).await;
+            match quota::reserve(&self.inner, &key, &opts.category, stored_size) {
+                Ok(r) => break (guard, r),
+                Err(e @ Error::QuotaExceeded { .. }) => {
+                    drop(guard);
+                    if !refreshed {
+                        // Never refuse on stale figures: another process may have freed room.
+                        refreshed = true;
+                        self.sync(None).await?;
+                    } else if !cleaned && settings.auto_cleanup.enabled && self.has_expired() {
+                        cleaned = true;
+                        self.cleanup_expired().await?;
+                    } else {
+                        return Err(e);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        };
+
+        let meta = self.inner.store.save_bytes_with(&store_key, Bytes::from(frame), PutMode::Overwrite).await?;
+        for other in &reservation.others {
+            match self.inner.store.delete(&Place::Live(other.clone()).store_key(&key)).await {
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => tracing::warn!("'{key}' moved to {}, its old copy in {other} remains: {e}", opts.category),
+            }
+        }
+        let object = Arc::new(object);
+        {
+            let mut index = self.index();
+            let epoch = index.next_epoch();
+            let entry =
+                Entry { version: Some(meta.version), stored_size, epoch, seen: 0, kind: Kind::Managed(object.clone()) };
+            index.put(&place, &key, entry);
+            for other in &reservation.others {
+                index.put(&Place::Live(other.clone()), &key, tombstone(epoch));
+            }
+        }
+        drop(reservation);
+        drop(guard);
+        Ok(Arc::unwrap_or_clone(object))
+    }
+
+    // ----- loading ---------------------------------------------------------------------------
+
+    /// The value saved under `key`, decoded from JSON; `None` when there is none or it expired.
+    pub async fn load<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        let Some((object, bytes)) = self.load_object(key).await? else { return Ok(None) };
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| Error::Serialization {
+            key: object.key,
+            writing: false,
+            message: e.to_string(),
+        })
+    }
+
+    /// The bytes saved under `key` (decompressed, checksum verified); `None` when there are
+    /// none or they expired.
+    pub async fn load_bytes(&self, key: &str) -> Result<Option<Bytes>> {
+        Ok(self.load_object(key).await?.map(|(_, bytes)| bytes))
+    }
+
+    /// The object's description and its bytes; `None` when absent or expired.
+    pub async fn load_object(&self, key: &str) -> Result<Option<(StoredObject, Bytes)>> {
+        self.ready()?;
+        let key = manager_key(key)?;
+        let Some((place, object)) = self.find_copy(&key).await? else { return Ok(None) };
+        let store_key = place.store_key(&key);
+        let frame = format::decode(&object.bytes).map_err(|e| frame_error(&store_key, e))?;
+        let stored = stored_object(place.category(), &key, &frame, object.bytes.len() as u64);
+        if stored.is_expired(self.now()) {
+            return Ok(None);
+        }
+        let bytes =
+            run_cpu(frame.header.size as usize, move || frame.open()).await.map_err(|e| frame_error(&store_key, e))?;
+        Ok(Some((stored, bytes)))
+    }
+
+    /// What is known about `key` (category, sizes, times, metadata) without decoding its value;
+    /// `None` when absent or expired.
+    pub async fn get_metadata(&self, key: &str) -> Result<Option<StoredObject>> {
+        self.ready()?;
+        let key = manager_key(key)?;
+        // A warm index answers after one metadata request, when the version still matches.
+        let known = self.index().owned(&key).map(|(c, e)| (c.clone(), e.clone()));
+        if let Some((category, entry)) = known
+            && let Some(object) = entry.managed()
+        {
+            let place = Place::Live(category);
+            match self.inner.store.head(&place.store_key(&key)).await {
+                Ok(meta) if Some(&meta.version) == entry.version.as_ref() => {
+                    return Ok((!object.is_expired(self.now())).then(|| (**object).clone()));
+                }
+                Ok(_) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let Some((place, object)) = self.find_copy(&key).await? else { return Ok(None) };
+        let store_key = place.store_key(&key);
+        let frame = format::decode(&object.bytes).map_err(|e| frame_error(&store_key, e))?;
+        let stored = stored_object(place.category(), &key, &frame, object.bytes.len() as u64);
+        Ok((!stored.is_expired(self.now())).then_some(stored))
+    }
+
+    /// Reads the copy of `key` (the newest when several categories hold one) and records what
+    /// it is in the index.
+    async fn find_copy(&self, key: &str) -> Result<Option<(Place, Object)>> {
+        let start = self.index().epoch;
+        let owner = self.index().owner.get(key).cloned();
+        if let Some(category) = &owner {
+            let place = Place::Live(category.clone());
+            match self.inner.store.read_object(&place.store_key(key)).await {
+                Ok(object) => {
+                    self.observe(&place, key, &object, start);
+                    return Ok(Some((place, object)));
+                }
+                Err(e) if e.is_not_found() => self.observe_gone(&place, key, start),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let candidates: Vec<Category> =
+            self.candidate_categories().into_iter().filter(|c| Some(c) != owner.as_ref()).collect();
+        let mut found = self.probe(key, &candidates, start).await?;
+        if found.is_empty() && !self.index().loaded {
+            // A custom category another process created is only known after a full scan.
+            self.ensure_loaded().await?;
+            let more: Vec<Category> = self
+                .index()
+                .live_categories()
+                .into_iter()
+                .filter(|c| !candidates.contains(c) && Some(c) != owner.as_ref())
+                .collect();
+            found = self.probe(key, &more, start).await?;
+        }
+        // Several copies only exist after a crash between a move's put and delete, or when two
+        // processes saved the key in different categories at once: the newest wins.
+        let newest = found.into_iter().max_by_key(|(place, object)| {
+            let created = format::decode(&object.bytes).ok().map(|f| f.header.created_ms);
+            (created, std::cmp::Reverse(place.clone()))
+        });
+        Ok(newest)
+    }
+
+    async fn probe(&self, key: &str, categories: &[Category], start: u64) -> Result<Vec<(Place, Object)>> {
+        let reads = categories.iter().map(|category| {
+            let place = Place::Live(category.clone());
+            async move {
+                let result = self.inner.store.read_object(&place.store_key(key)).await;
+                (place, result)
+            }
+        });
+        let mut found = Vec::new();
+        for (place, result) in join_all(reads).await {
+            match result {
+                Ok(object) => {
+                    self.observe(&place, key, &object, start);
+                    found.push((place, object));
+                }
+                Err(e) if e.is_not_found() => self.observe_gone(&place, key, start),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(found)
+    }
+
+    /// The built-in categories, those the index knows and those the settings allocate.
+    fn candidate_categories(&self) -> Vec<Category> {
+        let mut out: Vec<Category> = Category::BUILTIN.to_vec();
+        for c in
+            self.index().live_categories().into_iter().chain(self.inner.settings.storage_allocation.keys().cloned())
+        {
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// Records a read object in the index (unless this process changed it since `start`).
+    pub(crate) fn observe(&self, place: &Place, key: &str, object: &Object, start: u64) {
+        let entry = entry_for(place, key, object, start);
+        let mut index = self.index();
+        if index.get(place, key).is_none_or(|e| e.epoch <= start && e.version != entry.version) {
+            index.put(place, key, entry);
+        }
+    }
+
+    /// Records that `key` is not in `place` (unless this process changed it since `start`).
+    pub(crate) fn observe_gone(&self, place: &Place, key: &str, start: u64) {
+        let mut index = self.index();
+        if index.get(place, key).is_some_and(|e| e.epoch <= start) {
+            index.forget(place, key);
+        }
+    }
+
+    // ----- deleting, listing, searching --------------------------------------------------------
+
+    /// Removes `key` (expired or not) from whichever category holds it. `NotFound` when none does.
+    pub async fn delete(&self, key: &str) -> Result<()> {
+        self.ready()?;
+        let key = manager_key(key)?;
+        let _guard = self.lock_key(&key).await;
+        let start = self.index().epoch;
+        let mut categories = self.candidate_categories();
+        if !self.index().loaded {
+            self.ensure_loaded().await?;
+            categories = self.candidate_categories();
+        }
+        let deletes = categories.iter().map(|category| {
+            let place = Place::Live(category.clone());
+            let store_key = place.store_key(&key);
+            async move { (place, self.inner.store.delete(&store_key).await) }
+        });
+        let mut deleted = false;
+        for (place, result) in join_all(deletes).await {
+            match result {
+                Ok(()) => {
+                    deleted = true;
+                    let mut index = self.index();
+                    let epoch = index.next_epoch();
+                    index.put(&place, &key, tombstone(epoch));
+                }
+                Err(e) if e.is_not_found() => self.observe_gone(&place, &key, start),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if deleted { Ok(()) } else { Err(store_core::Error::NotFound { key }.into()) }
+    }
+
+    /// The keys of `category`'s live (unexpired) objects, oldest first (ties by key).
+    pub async fn list_keys(&self, category: &Category) -> Result<Vec<String>> {
+        Ok(self.list_objects(category).await?.into_iter().map(|o| o.key.clone()).collect())
+    }
+
+    /// The live objects of `category`, oldest first.
+    pub async fn list_objects(&self, category: &Category) -> Result<Vec<Arc<StoredObject>>> {
+        self.ready()?;
+        category.validate()?;
+        let place = Place::Live(category.clone());
+        self.sync(Some(&place)).await?;
+        let now = self.now();
+        let index = self.index();
+        let mut objects: Vec<Arc<StoredObject>> = index
+            .folders
+            .get(&place)
+            .map(|f| f.entries.values().filter_map(|e| e.managed()).filter(|o| !o.is_expired(now)).cloned().collect())
+            .unwrap_or_default();
+        drop(index);
+        objects.sort_unstable_by(|a, b| a.created.cmp(&b.created).then_with(|| a.key.cmp(&b.key)));
+        Ok(objects)
+    }
+
+    /// Every live object, in any category, for which `pred` is true; oldest first.
+    ///
+    /// ```
+    /// # use store_manager::{Category, Manager, SaveOptions, Settings};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let manager = Manager::new(store_core::open("memory://").await?, Settings::default());
+    /// manager.save("bt_1", &[1, 2], SaveOptions::new(Category::BacktestResults).with_metadata("sharpe", 1.8)).await?;
+    /// manager.save("bt_2", &[3], SaveOptions::new(Category::BacktestResults).with_metadata("sharpe", 0.9)).await?;
+    /// let good = manager.find(|o| o.metadata.get("sharpe").and_then(|v| v.as_f64()).is_some_and(|s| s > 1.5)).await?;
+    /// assert_eq!(good.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(), ["bt_1"]);
+    /// # Ok::<(), store_manager::Error>(()) }).unwrap();
+    /// ```
+    pub async fn find(&self, pred: impl Fn(&StoredObject) -> bool) -> Result<Vec<StoredObject>> {
+        self.ready()?;
+        self.sync(None).await?;
+        let now = self.now();
+        let index = self.index();
+        let mut out: Vec<StoredObject> = index
+            .folders
+            .iter()
+            .filter(|(place, _)| matches!(place, Place::Live(_)))
+            .flat_map(|(_, f)| f.entries.values())
+            .filter_map(|e| e.managed())
+            .filter(|o| !o.is_expired(now) && pred(o))
+            .map(|o| (**o).clone())
+            .collect();
+        drop(index);
+        out.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.key.cmp(&b.key)));
+        Ok(out)
+    }
+
+    /// What each category holds (every category with objects or an allocation).
+    pub async fn usage_by_category(&self) -> Result<BTreeMap<Category, CategoryUsage>> {
+        self.ready()?;
+        self.sync(None).await?;
+        let now = self.now();
+        let settings = &self.inner.settings;
+        let index = self.index();
+        let mut out: BTreeMap<Category, CategoryUsage> = settings
+            .storage_allocation
+            .keys()
+            .map(|c| {
+                (c.clone(), CategoryUsage { allocation_bytes: settings.allocation_bytes(c), ..Default::default() })
+            })
+            .collect();
+        for (place, folder) in &index.folders {
+            let Place::Live(category) = place else { continue };
+            let usage = out.entry(category.clone()).or_insert_with(|| CategoryUsage {
+                allocation_bytes: settings.allocation_bytes(category),
+                ..Default::default()
+            });
+            usage.files += folder.figures.files;
+            usage.stored_bytes += folder.figures.bytes;
+            for entry in folder.entries.values() {
+                if let Some(object) = entry.managed() {
+                    usage.original_bytes += object.size;
+                    if object.is_expired(now) {
+                        usage.expired_files += 1;
+                        usage.expired_bytes += entry.stored_size;
+                    }
+                }
+            }
+        }
+        out.retain(|_, u| u.files > 0 || u.allocation_bytes.is_some());
+        Ok(out)
+    }
+
+    /// What the archive holds (all categories together).
+    pub async fn archive_usage(&self) -> Result<CategoryUsage> {
+        self.ready()?;
+        self.sync(None).await?;
+        let index = self.index();
+        let mut usage = CategoryUsage::default();
+        for (place, folder) in &index.folders {
+            if let Place::Archive(_) = place {
+                usage.files += folder.figures.files;
+                usage.stored_bytes += folder.figures.bytes;
+            }
+        }
+        Ok(usage)
+    }
+
+    /// The archived copies of `category`'s expired objects, oldest archive first.
+    pub async fn list_archived(&self, category: &Category) -> Result<Vec<ArchivedObject>> {
+        self.ready()?;
+        category.validate()?;
+        let place = Place::Archive(category.clone());
+        self.sync(Some(&place)).await?;
+        let index = self.index();
+        let mut out: Vec<ArchivedObject> = index
+            .folders
+            .get(&place)
+            .map(|f| {
+                f.entries
+                    .values()
+                    .filter_map(|e| match &e.kind {
+                        Kind::Archived(a) => Some((**a).clone()),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        drop(index);
+        out.sort_by(|a, b| a.archived.cmp(&b.archived).then_with(|| a.object.key.cmp(&b.object.key)));
+        Ok(out)
+    }
+
+    /// The bytes of an archived copy (decompressed, checksum verified), or `None`.
+    pub async fn load_archived_bytes(&self, category: &Category, key: &str) -> Result<Option<Bytes>> {
+        self.ready()?;
+        category.validate()?;
+        let key = manager_key(key)?;
+        let store_key = Place::Archive(category.clone()).store_key(&key);
+        let object = match self.inner.store.read_object(&store_key).await {
+            Ok(o) => o,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let frame = format::decode(&object.bytes).map_err(|e| frame_error(&store_key, e))?;
+        let bytes =
+            run_cpu(frame.header.size as usize, move || frame.open()).await.map_err(|e| frame_error(&store_key, e))?;
+        Ok(Some(bytes))
+    }
+
+    /// Objects in category folders the manager cannot use: damaged ones (with what is wrong)
+    /// and ones it did not write. They still count against their category's quota; delete or
+    /// replace them. Sorted by store key.
+    pub async fn problems(&self) -> Result<Vec<(String, String)>> {
+        self.ready()?;
+        self.sync(None).await?;
+        let index = self.index();
+        let mut out: Vec<(String, String)> = index
+            .folders
+            .iter()
+            .flat_map(|(place, folder)| folder.entries.iter().map(move |(key, entry)| (place, key, entry)))
+            .filter_map(|(place, key, entry)| {
+                let store_key = place.store_key(key);
+                match &entry.kind {
+                    Kind::Corrupt(reason) => Some((store_key, format!("corrupt: {reason}"))),
+                    Kind::Foreign => Some((store_key, "not written by the manager (no manager header)".to_string())),
+                    _ => None,
+                }
+            })
+            .collect();
+        drop(index);
+        out.sort();
+        Ok(out)
+    }
+
+    // ----- shared helpers ----------------------------------------------------------------------
+
+    /// Fails when the manager cannot work: disabled, or invalid settings.
+    pub(crate) fn ready(&self) -> Result<()> {
+        if let Some(problem) = &self.inner.settings_problem {
+            return Err(Error::Settings(problem.clone()));
+        }
+        if !self.inner.settings.enabled {
+            return Err(Error::Disabled);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn now(&self) -> SystemTime {
+        self.inner.clock.now()
+    }
+
+    pub(crate) fn index(&self) -> MutexGuard<'_, Index> {
+        self.inner.index.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) async fn lock_key(&self, key: &str) -> tokio::sync::MutexGuard<'_, ()> {
+        let stripe = xxhash_rust::xxh3::xxh3_64(key.as_bytes()) as usize % self.inner.key_locks.len();
+        self.inner.key_locks[stripe].lock().await
+    }
+
+    /// True when the index knows of an expired object or archive copy past its retention.
+    fn has_expired(&self) -> bool {
+        let now = self.now();
+        self.index().folders.values().flat_map(|f| f.entries.values()).any(|e| match &e.kind {
+            Kind::Managed(o) => o.is_expired(now),
+            Kind::Archived(a) => a.purge_after <= now,
+            _ => false,
+        })
+    }
+}
+
+/// A tombstone recorded at `epoch`.
+pub(crate) fn tombstone(epoch: u64) -> Entry {
+    Entry { version: None, stored_size: 0, epoch, seen: 0, kind: Kind::Tombstone }
+}
+
+/// The normal form of a manager key (the store's key rules apply).
+pub(crate) fn manager_key(key: &str) -> Result<String> {
+    Ok(Key::parse(key)?.as_str().to_string())
+}
+
+/// The error for an object that could not be decoded.
+pub(crate) fn frame_error(store_key: &str, e: FrameError) -> Error {
+    match e {
+        FrameError::NotManaged => Error::NotManaged { key: store_key.to_string() },
+        FrameError::Corrupt(reason) => Error::Corrupt { key: store_key.to_string(), reason },
+    }
+}
+
+/// The description of a managed object from its frame. The folder, not the header, says which
+/// category and key it is (the folder is where the quota counts it).
+pub(crate) fn stored_object(category: &Category, key: &str, frame: &format::Frame, stored_size: u64) -> StoredObject {
+    let h = &frame.header;
+    StoredObject {
+        key: key.to_string(),
+        category: category.clone(),
+        size: h.size,
+        stored_size,
+        compressed: frame.codec == format::Codec::Zstd,
+        created: format::from_ms(h.created_ms),
+        expires: h.expires_ms.map(format::from_ms),
+        metadata: h.metadata.clone(),
+        checksum: frame.checksum,
+    }
+}
+
+/// The index entry for an object read from `place`.
+pub(crate) fn entry_for(place: &Place, key: &str, object: &Object, epoch: u64) -> Entry {
+    let stored_size = object.meta.size.max(object.bytes.len() as u64);
+    let kind = match (format::decode(&object.bytes), place) {
+        (Err(FrameError::NotManaged), _) => Kind::Foreign,
+        (Err(FrameError::Corrupt(reason)), _) => Kind::Corrupt(reason),
+        (Ok(frame), Place::Live(category)) => {
+            Kind::Managed(Arc::new(stored_object(category, key, &frame, stored_size)))
+        }
+        (Ok(frame), Place::Archive(category)) => match (frame.header.archived_ms, frame.header.purge_after_ms) {
+            (Some(archived), Some(purge)) => Kind::Archived(Arc::new(ArchivedObject {
+                object: stored_object(category, key, &frame, stored_size),
+                archived: format::from_ms(archived),
+                purge_after: format::from_ms(purge),
+            })),
+            _ => Kind::Corrupt("an archived copy without archived_ms and purge_after_ms".into()),
+        },
+    };
+    Entry { version: Some(object.meta.version.clone()), stored_size, epoch, seen: 0, kind }
+}
+
+/// Runs CPU-heavy work (compression) on the blocking pool for large values when on a runtime.
+pub(crate) async fn run_cpu<T, E>(size: usize, f: impl FnOnce() -> Result<T, E> + Send + 'static) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: Send + 'static + From<String>,
+{
+    if size <= OFFLOAD_BYTES || store_core::io::may_block_here() {
+        return f();
+    }
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result,
+        Err(join) => Err(E::from(format!("a compression task did not finish: {join}"))),
+    }
+}
+
+impl From<String> for FrameError {
+    fn from(s: String) -> FrameError {
+        FrameError::Corrupt(s)
+    }
+}

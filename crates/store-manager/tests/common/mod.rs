@@ -1,0 +1,127 @@
+//! What the manager's test suites share: a fresh store per case on each backend, a manual
+//! clock, and realistic trading JSON.
+//!
+//! The S3 cases need the servers `cargo xtask test` starts (it sets `OBJSTORE_TEST_S3_SEAWEEDFS`
+//! and `OBJSTORE_TEST_S3_MOTO`); without them they fail, saying so. They never pass by skipping.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use backend_local as _;
+use backend_s3 as _;
+use serde_json::{Value, json};
+use store_core::ObjectStore;
+use store_manager::clock::ManualClock;
+use store_manager::{Manager, Settings};
+use tempfile::TempDir;
+
+/// One case's storage: a fresh store, its URL (to open more handles on it) and a clock.
+pub struct Env {
+    pub url: String,
+    pub store: ObjectStore,
+    pub clock: ManualClock,
+    _dir: Option<TempDir>,
+}
+
+/// 2025-01-15T00:00:00Z, where every case's clock starts.
+pub fn start_time() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_736_899_200)
+}
+
+static CASES: AtomicU64 = AtomicU64::new(0);
+
+fn unique() -> String {
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{}-{now}-{}", std::process::id(), CASES.fetch_add(1, Ordering::Relaxed))
+}
+
+impl Env {
+    async fn at(url: String, dir: Option<TempDir>) -> Env {
+        let store = store_core::open(&url).await.unwrap_or_else(|e| panic!("cannot open {url}: {e}"));
+        Env { url, store, clock: ManualClock::new(start_time()), _dir: dir }
+    }
+
+    /// A store in memory.
+    pub async fn memory() -> Env {
+        Env::at(format!("memory://manager-{}", unique()), None).await
+    }
+
+    /// A store in a fresh folder on local disk.
+    pub async fn local() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        Env::at(format!("file://{}", dir.path().display()), Some(dir)).await
+    }
+
+    /// A fresh prefix of the test bucket of the S3 server `var` names.
+    pub async fn s3(var: &str, server: &str) -> Env {
+        let base = std::env::var(var).unwrap_or_else(|_| {
+            panic!(
+                "the S3 cases need {server}: run `cargo xtask test`, which installs and starts it on loopback, \
+                 or set {var}=s3://BUCKET?endpoint=...&allow_http=true&access_key_id=...&secret_access_key=..."
+            )
+        });
+        let rest = base.strip_prefix("s3://").expect("an s3:// URL");
+        let (bucket, query) = rest.split_once('?').unwrap_or((rest, ""));
+        Env::at(format!("s3://{}/manager-{}?{query}", bucket.trim_end_matches('/'), unique()), None).await
+    }
+
+    /// A manager over this case's store with the case's clock.
+    pub fn manager(&self, settings: Settings) -> Manager {
+        Manager::with_clock(self.store.clone(), settings, self.clock.clone())
+    }
+
+    /// Another handle on the same storage, as another process would open it.
+    pub async fn other_store(&self) -> ObjectStore {
+        store_core::open(&self.url).await.unwrap()
+    }
+
+    /// A manager over another handle (its own index and cache), sharing the clock.
+    pub async fn other_manager(&self, settings: Settings) -> Manager {
+        Manager::with_clock(self.other_store().await, settings, self.clock.clone())
+    }
+}
+
+/// Settings from JSON, for brevity.
+pub fn settings(json: Value) -> Settings {
+    Settings::from_json(&json.to_string()).unwrap()
+}
+
+/// A trading-state snapshot of roughly `bytes` bytes of JSON: positions with prices and Greeks,
+/// as the seed's bots save them (compresses like real data: repetitive keys, varied numbers).
+pub fn trading_json(bytes: usize) -> Value {
+    let mut positions = serde_json::Map::new();
+    let mut i = 0u64;
+    let mut size = 0;
+    while size < bytes {
+        let x = (i.wrapping_mul(2_654_435_761) % 10_000) as f64;
+        let symbol = format!("SPY 250117C{:05}", 400 + i % 300);
+        let position = json!({
+            "quantity": (i % 17) as i64 - 8,
+            "avg_price": 4.0 + x / 1000.0,
+            "last_price": 4.1 + x / 997.0,
+            "greeks": {"delta": x / 10_000.0, "gamma": x / 250_000.0, "theta": -x / 40_000.0, "vega": x / 30_000.0},
+            "iv": 0.15 + x / 100_000.0,
+            "opened": format!("2025-01-{:02}T{:02}:{:02}:00Z", 1 + i % 28, 9 + i % 7, i % 60),
+        });
+        size += symbol.len() + position.to_string().len() + 4;
+        positions.insert(format!("{symbol} #{i}"), position);
+        i += 1;
+    }
+    json!({"timestamp": "2025-01-15T16:00:00Z", "equity": 101_250.75, "positions": positions,
+           "circuit_breaker": {"tripped": false, "daily_loss": -312.5}})
+}
+
+/// `len` bytes that do not compress (xorshift), different for each seed.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = 0x2545_F491_4F6C_DD1D ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
