@@ -101,8 +101,9 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime> {
 }
 
 /// Runs `fut` to completion on this thread, with the module's runtime as context (for network
-/// I/O and timers) and this thread marked as one that may block (for file I/O).
-fn run<F: Future>(fut: F) -> Result<F::Output> {
+/// I/O and timers) and this thread marked as one that may block (for file I/O). This is how every
+/// blocking method runs; crates above the store (the manager) use it for their blocking twins.
+pub fn block_on<F: Future>(fut: F) -> Result<F::Output> {
     let runtime = runtime()?;
     let _context = runtime.enter();
     let _scope = BlockingScope::enter();
@@ -110,7 +111,7 @@ fn run<F: Future>(fut: F) -> Result<F::Output> {
 }
 
 fn run_result<T>(fut: impl Future<Output = Result<T>>) -> Result<T> {
-    run(fut)?
+    block_on(fut)?
 }
 
 impl ObjectStore {
@@ -244,7 +245,7 @@ pub struct Entries {
 impl Iterator for Entries {
     type Item = Result<(String, Bytes)>;
     fn next(&mut self) -> Option<Self::Item> {
-        match run(self.stream.next()) {
+        match block_on(self.stream.next()) {
             Ok(item) => item,
             Err(e) => Some(Err(e)),
         }

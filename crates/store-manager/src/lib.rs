@@ -28,6 +28,8 @@
 //! # Ok::<(), store_manager::Error>(()) }).unwrap();
 //! ```
 //!
+//! Synchronous code (a backtest loop) uses [`blocking::Manager`], with the same methods.
+//!
 //! ## Where objects live
 //!
 //! Each category is a folder: key `k` saved in `llm_cache` is the store object `llm_cache/k`;
@@ -79,6 +81,7 @@
 //! per-object read. The first call that needs every figure (a save, `find`, usage) scans the
 //! whole store once, reading each object's header.
 
+pub mod blocking;
 pub mod category;
 pub mod cleanup;
 pub mod clock;
