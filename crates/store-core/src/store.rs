@@ -339,6 +339,15 @@ impl ObjectStore {
         self.shared.staging.hand_out(&key, current).await
     }
 
+    /// The file that holds `key`'s value when objects are files (local disk), else `None`.
+    /// Unlike [`ObjectStore::get_file_path`] it creates no folder and leaves the cache alone: for
+    /// tools that read part of an object in place (the manager reads only an object's header).
+    /// The path never leaves the store's root; the file may be gone by the time it is opened.
+    pub async fn local_file(&self, key: &str) -> Result<Option<PathBuf>> {
+        let key = self.key(key)?;
+        self.shared.stack.local_path(&key, false).await
+    }
+
     /// Saves what the file at [`ObjectStore::get_file_path`]`(key)` holds as `key`'s value (LEAN's
     /// `Save(key)`). `NotFound` when there is no such file.
     pub async fn save_from_file(&self, key: &str) -> Result<()> {

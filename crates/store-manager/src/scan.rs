@@ -2,16 +2,24 @@
 //! changed (all of them on a cold start).
 
 use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
 
+use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
-use store_core::ObjectMeta;
+use store_core::{Object, ObjectMeta};
 
 use crate::error::Result;
+use crate::format;
 use crate::index::{Index, Place};
 use crate::manager::{Manager, entry_for};
 
 /// Objects read at once while a scan re-reads what changed.
 const READ_CONCURRENCY: usize = 16;
+/// Objects up to this size are read whole by a scan; larger ones, on local disk, only up to the
+/// end of their header.
+const READ_WHOLE_UP_TO: u64 = 64 * 1024;
 
 impl Manager {
     /// Scans every folder once if no full scan has completed yet (quotas need every figure).
@@ -20,6 +28,20 @@ impl Manager {
             return Ok(());
         }
         self.sync(None).await
+    }
+
+    /// Reads what the index needs of an object: on local disk only the prefix and header of a
+    /// large one (a 400 MB model is not read to learn its category), else the whole object.
+    async fn read_for_index(&self, store_key: &str, meta: ObjectMeta) -> store_core::Result<Object> {
+        let store = &self.inner.store;
+        if meta.size > READ_WHOLE_UP_TO
+            && store.capabilities().local_paths
+            && let Some(path) = store.local_file(store_key).await?
+        {
+            let key = store_key.to_string();
+            return store_core::io::offload(move || read_header(&path, &key, meta)).await;
+        }
+        store.read_object(store_key).await
     }
 
     /// Brings the index up to date for one folder (`Some`) or for the whole store (`None`).
@@ -57,17 +79,16 @@ impl Manager {
                     let key = &meta.key.as_str()[skip..];
                     match folder.as_mut().and_then(|f| f.entries.get_mut(key)) {
                         Some(e) if e.epoch > start || e.version.as_ref() == Some(&meta.version) => e.seen = scan,
-                        _ => to_read.push((place.clone(), key.to_string())),
+                        _ => to_read.push((place.clone(), key.to_string(), meta.clone())),
                     }
                 }
             }
             (scan, to_read)
         };
 
-        let store = &self.inner.store;
         let mut reads = stream::iter(to_read)
-            .map(|(place, key)| async move {
-                let result = store.read_object(&place.store_key(&key)).await;
+            .map(|(place, key, meta)| async move {
+                let result = self.read_for_index(&place.store_key(&key), meta).await;
                 (place, key, result)
             })
             .buffer_unordered(READ_CONCURRENCY);
@@ -102,6 +123,24 @@ impl Manager {
         }
         Ok(())
     }
+}
+
+/// The prefix and header of the object in `path` (the listing's metadata describes it; if the
+/// file changed since, the next scan sees a new version and reads it again).
+fn read_header(path: &Path, key: &str, meta: ObjectMeta) -> store_core::Result<Object> {
+    let io = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::NotFound => store_core::Error::NotFound { key: key.to_string() },
+        _ => store_core::Error::io(format!("cannot read the header of '{key}'"), e),
+    };
+    let mut file = File::open(path).map_err(io)?;
+    let mut bytes = Vec::with_capacity(4096);
+    (&mut file).take(format::PREFIX_LEN as u64).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() == format::PREFIX_LEN && bytes[..8] == format::MAGIC {
+        let header_len = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
+        let wanted = u64::from(header_len).min(meta.size.saturating_sub(format::PREFIX_LEN as u64));
+        file.take(wanted).read_to_end(&mut bytes).map_err(io)?;
+    }
+    Ok(Object { bytes: Bytes::from(bytes), meta })
 }
 
 /// Forgets the entries of `place` the scan did not see, unless this process changed them

@@ -98,11 +98,19 @@ pub async fn fresh_manager_rebuilds_index(env: Env) {
         env.clock.advance_days(1);
     }
     manager.save("custom_obj", &"c", SaveOptions::new(Category::Custom("fx_rates".into()))).await.unwrap();
+    // Large objects too (on local disk a scan reads only their header).
+    let big = manager
+        .save_bytes("big_model", noise(300_000, 5), SaveOptions::new(Category::MlModels).with_metadata("v", 2))
+        .await
+        .unwrap();
     let usage = manager.usage_by_category().await.unwrap();
     drop(manager);
     // Everything the index held comes back from the objects themselves.
     let fresh = env.other_manager(Settings::default()).await;
     assert_eq!(fresh.usage_by_category().await.unwrap(), usage);
+    let found = fresh.find(|o| o.key == "big_model").await.unwrap();
+    assert_eq!(found, vec![big.clone()], "the header alone describes it");
+    assert_eq!(fresh.load_bytes("big_model").await.unwrap().unwrap(), noise(300_000, 5));
     assert_eq!(fresh.list_keys(&Category::TradingState).await.unwrap(), ["obj_07", "obj_14"], "obj_00 expired");
     let found = fresh.find(|o| o.metadata.get("i").and_then(Value::as_u64).is_some_and(|i| i >= 18)).await.unwrap();
     assert_eq!(found.iter().map(|o| o.key.as_str()).collect::<Vec<_>>(), ["obj_18", "obj_19"]);
