@@ -47,9 +47,11 @@
 //! Values larger than `compression_threshold_kb` (100 KiB, the seed's rule) are compressed with
 //! zstd when `compression_enabled`; [`SaveOptions::force_compress`] compresses any value. The
 //! payload stays raw when compression does not make it smaller. Contexts are reused per thread,
-//! so small values are cheap. The default level is **1**: on ~1 MiB of trading JSON, level 1
-//! compressed at ~630 MB/s to a ratio of 4.3, level 3 at ~340 MB/s to 3.8 (measured on these
-//! machines, see the project's research notes), so level 1 is faster *and* smaller there.
+//! so small values are cheap. The default level is **1**, chosen by measuring on trading JSON:
+//! on 1 MiB of it (`cargo xtask bench`, row "zstd level 1 vs level 3") level 1 compresses at
+//! ~610 MB/s to a ratio of 6.5 and level 3 (zstd's own default) at ~450 MB/s to 6.45; the
+//! project's earlier measurement on other trading JSON found 630 MB/s and 4.3 against 340 MB/s
+//! and 3.8. Level 1 is faster *and* smaller on such data, so higher levels buy nothing here.
 //! `compression_level` in the settings changes it.
 //!
 //! ## Quotas

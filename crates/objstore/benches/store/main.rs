@@ -6,15 +6,17 @@
 //! Saves always create fresh keys (deleting between rounds would measure the file system's
 //! allocator, not the code) and are deleted after the group.
 //!
-//! Two tables: local disk and cache (floors: raw `std::fs`, raw moka), then S3 against the
-//! SeaweedFS that `cargo xtask bench` starts (floor: raw object_store on the same server).
+//! Three tables: local disk and cache (floors: raw `std::fs`, raw moka); the manager on local
+//! disk (floors: zstd plus the same store, a `std::fs` walk; see `manager.rs`); then S3 against
+//! the SeaweedFS that `cargo xtask bench` starts (floor: raw object_store on the same server).
 //!
 //! Options: `--quick` (fewer rounds), `--only NAME` (groups whose name contains NAME: `save`,
-//! `read`, `async`, `cached`, `keys`, `s3`).
+//! `read`, `async`, `cached`, `keys`, `manager` (= `manager-io` and `manager-index`), `s3`).
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 mod local;
+mod manager;
 mod s3;
 
 use std::path::PathBuf;
@@ -69,9 +71,13 @@ fn main() {
     let _ = std::fs::remove_dir_all(&base);
     std::fs::create_dir_all(&base).unwrap();
     let rows = local::run(&config, &base);
-    let _ = std::fs::remove_dir_all(&base);
     if !rows.is_empty() {
         print_table("local disk and cache", &config, &rows);
+    }
+    let rows = manager::run(&config, &base.join("manager"));
+    let _ = std::fs::remove_dir_all(&base);
+    if !rows.is_empty() {
+        print_table("manager (local disk)", &config, &rows);
     }
     if config.wants("s3") {
         let rows = s3::run(&config);
