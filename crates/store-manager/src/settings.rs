@@ -31,9 +31,9 @@
 //! | `compression_enabled` | bool | `true` | compress objects above the threshold |
 //! | `compression_threshold_kb` | number ≥ 0 | `100` | objstore extension: compress objects larger than this, in KB (`0`: every object) |
 //! | `compression_level` | integer | `1` | objstore extension: zstd level, `1..=19`, or a fast level `-7..=-1` (`0` is refused) |
-//! | `auto_cleanup.enabled` | bool | `true` | delete expired objects automatically |
-//! | `auto_cleanup.keep_days` | integer `0..=36500` | `90` | retention of objects saved without their own expiry, in days |
-//! | `auto_cleanup.archive_before_delete` | bool | `true` | archive an expired object before deleting it |
+//! | `auto_cleanup.enabled` | bool | `true` | clean up without being asked: a save refused by a quota first removes expired objects and tries again (and the monitor cleans up at the critical threshold) |
+//! | `auto_cleanup.keep_days` | integer `0..=36500` | `90` | retention of the archive: an archived copy is removed by the first cleanup `keep_days` days after it was archived |
+//! | `auto_cleanup.archive_before_delete` | bool | `true` | `cleanup_expired` copies an expired object, compressed, to `_archive/{category}/{key}` before deleting it |
 //! | `storage_allocation` | object | `{}` (no quotas) | GB each category may use, by category name |
 //! | `usage_monitoring.enabled` | bool | `true` | check usage periodically |
 //! | `usage_monitoring.alert_threshold_pct` | number in (0, 100] | `80` | usage, in % of `max_storage_gb`, that raises a warning |
@@ -291,12 +291,15 @@ pub struct Settings {
 /// The `auto_cleanup` section: removal of expired objects.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AutoCleanup {
-    /// Whether expired objects are deleted automatically. Default `true`.
+    /// Whether cleanups happen without being asked: a save refused by a quota first removes
+    /// expired objects and tries again (the monitor also cleans up at its critical threshold).
+    /// `cleanup_expired` works either way. Default `true`.
     pub enabled: bool,
-    /// Retention, in days, of objects saved without their own expiry; at most
-    /// [`MAX_KEEP_DAYS`]. Default 90.
+    /// Retention of the archive, in days: an archived copy is removed by the first cleanup this
+    /// long after it was archived; at most [`MAX_KEEP_DAYS`]. Default 90.
     pub keep_days: u32,
-    /// Whether an expired object is archived before it is deleted. Default `true`.
+    /// Whether `cleanup_expired` copies an expired object, compressed, to
+    /// `_archive/{category}/{key}` before deleting it. Default `true`.
     pub archive_before_delete: bool,
 }
 
