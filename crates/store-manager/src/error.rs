@@ -69,6 +69,16 @@ pub enum Error {
         limit: u64,
     },
 
+    /// Saves are refused (the monitor found the store full); reads and deletes keep working.
+    #[error(
+        "saves are refused: {reason}; free space first (cleanup_expired, delete old objects, or a larger tier); \
+         reads and deletes keep working"
+    )]
+    SavesRefused {
+        /// Why, as the monitor put it.
+        reason: String,
+    },
+
     /// A stored object is damaged: bad header, truncated payload, checksum mismatch.
     #[error(
         "the stored object '{key}' is corrupt ({reason}); delete it and save it again, or restore it from a backup"

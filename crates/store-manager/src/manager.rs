@@ -41,6 +41,8 @@ pub(crate) struct Inner {
     key_locks: Box<[tokio::sync::Mutex<()>]>,
     /// One scan at a time (scans mark what they saw; two at once would confuse each other).
     pub(crate) scan_lock: tokio::sync::Mutex<()>,
+    /// Why saves are refused, when they are (see [`Manager::refuse_saves`]).
+    saves_refused: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for Manager {
@@ -70,6 +72,7 @@ impl Manager {
                 index: Mutex::new(Index::default()),
                 key_locks,
                 scan_lock: tokio::sync::Mutex::new(()),
+                saves_refused: Mutex::new(None),
             }),
         }
     }
@@ -110,6 +113,9 @@ impl Manager {
         opts: SaveOptions,
     ) -> Result<StoredObject> {
         self.ready()?;
+        if let Some(reason) = self.saves_refused() {
+            return Err(Error::SavesRefused { reason });
+        }
         opts.category.validate()?;
         let key = manager_key(key)?;
         let place = Place::Live(opts.category.clone());
@@ -561,6 +567,23 @@ impl Manager {
         Ok(out)
     }
 
+    /// Refuses every save with [`Error::SavesRefused`] and `reason` (`Some`), or lets saves
+    /// through again (`None`). The monitor calls it when the store is full and once space is
+    /// freed; reads, deletes and cleanups keep working. Shared by every clone of this manager.
+    pub fn refuse_saves(&self, reason: Option<String>) {
+        *self.inner.saves_refused.lock().unwrap_or_else(PoisonError::into_inner) = reason;
+    }
+
+    /// Why saves are refused, when they are.
+    pub fn saves_refused(&self) -> Option<String> {
+        self.inner.saves_refused.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// The current time, from the manager's clock.
+    pub fn now(&self) -> SystemTime {
+        self.inner.clock.now()
+    }
+
     // ----- shared helpers ----------------------------------------------------------------------
 
     /// Fails when the manager cannot work: disabled, or invalid settings.
@@ -572,10 +595,6 @@ impl Manager {
             return Err(Error::Disabled);
         }
         Ok(())
-    }
-
-    pub(crate) fn now(&self) -> SystemTime {
-        self.inner.clock.now()
     }
 
     pub(crate) fn index(&self) -> MutexGuard<'_, Index> {

@@ -1,10 +1,53 @@
-//! # store-monitor: statistics, health actions and Prometheus metrics — manual to be
+//! # store-monitor: statistics, growth, health actions and Prometheus metrics
 //!
-//! This crate will watch a store through its manager: usage and growth history (kept in the
-//! store, bounded), days until full, health by thresholds (warning 80 %, critical 90 %, full
-//! 100 % by default) on bytes and files, actions (suggest, clean up expired objects, refuse saves
-//! when full), the seed's "OBJECT STORE STATISTICS" report, and Prometheus metrics served on
-//! `/metrics` (usage, quotas, health, operation counters and latency histograms; never a key as a
-//! label).
+//! A [`Monitor`] watches a [`store_manager::Manager`]: what the store holds (in total and by
+//! category), how fast it grows (a least-squares fit over the last 7 days of a usage history the
+//! monitor keeps in the store itself, `_monitor/usage_history.json`, bounded to 360 samples and
+//! 90 days), how close it is to full, and what to do about it.
 //!
-//! It is not implemented yet.
+//! ```
+//! use store_manager::{Category, Manager, SaveOptions, Settings};
+//! use store_monitor::{Health, Monitor};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let manager = Manager::new(store_core::open("memory://").await?, Settings::default());
+//! manager.save("trading_state_2025-01-15", &[1, 2, 3], SaveOptions::new(Category::TradingState)).await?;
+//! let monitor = Monitor::new(manager);
+//! let outcome = monitor.check().await?;          // sample, judge, act
+//! assert_eq!(outcome.health, Health::Healthy);
+//! assert!(monitor.report().await?.contains("OBJECT STORE STATISTICS"));
+//! assert!(monitor.metrics_text().await?.contains("objstore_storage_used_bytes"));
+//! # Ok::<(), store_monitor::Error>(()) }).unwrap();
+//! ```
+//!
+//! ## Health and actions
+//!
+//! Health uses `usage_monitoring` from the settings (warning at 80 %, critical at 90 % by
+//! default) on bytes and on files, whichever is worse; 100 % is full. [`Monitor::check`] acts:
+//! a warning is logged with a suggestion; at critical it runs `cleanup_expired` and reports what
+//! it freed; when full (after that cleanup) it makes the manager refuse saves
+//! (`store_manager::Error::SavesRefused`) until a later check finds room, while reads and deletes
+//! keep working. Every action is logged with `tracing`.
+//!
+//! ## Prometheus
+//!
+//! [`Monitor::registry`] holds gauges for usage and limits (total and per category, label
+//! `category` only: never a key), the usage ratio, health level, thresholds, growth and days
+//! until full (`+Inf` when not growing), and cleanup counters. [`Monitor::serve_metrics`] serves
+//! them on `GET /metrics`. The [`layer`] module adds operation counters and latency histograms
+//! as a layer on the store's Backend stack.
+
+pub mod error;
+pub mod history;
+pub mod layer;
+mod metrics;
+mod monitor;
+pub mod report;
+mod serve;
+pub mod stats;
+pub mod suggest;
+
+pub use error::{Error, Result};
+pub use monitor::{CheckOutcome, Monitor};
+pub use stats::{CategoryStats, Health, Statistics};
+pub use suggest::{Action, Suggestions};

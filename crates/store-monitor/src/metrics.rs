@@ -1,0 +1,105 @@
+//! The monitor's Prometheus gauges and counters (operation metrics come from the
+//! [`crate::layer`]). No key is ever a label: only categories, which are few.
+
+use prometheus::{Gauge, GaugeVec, IntCounter, IntGauge, Opts, Registry};
+
+use crate::stats::{Health, Statistics};
+
+/// Every gauge the monitor sets from its statistics.
+#[derive(Clone)]
+pub struct StoreMetrics {
+    used_bytes: IntGauge,
+    limit_bytes: IntGauge,
+    files: IntGauge,
+    files_limit: IntGauge,
+    usage_ratio: Gauge,
+    health_level: IntGauge,
+    alert_threshold: Gauge,
+    critical_threshold: Gauge,
+    growth: Gauge,
+    days_until_full: Gauge,
+    category_used: GaugeVec,
+    category_quota: GaugeVec,
+    category_files: GaugeVec,
+    category_expired: GaugeVec,
+    /// Expired objects removed by the monitor's cleanups.
+    pub cleanup_expired: IntCounter,
+    /// Of those, archived first.
+    pub cleanup_archived: IntCounter,
+    /// Archived copies removed after their retention.
+    pub cleanup_purged: IntCounter,
+    /// Bytes the cleanups freed.
+    pub cleanup_freed_bytes: IntCounter,
+}
+
+fn reg<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, c: T) -> prometheus::Result<T> {
+    registry.register(Box::new(c.clone()))?;
+    Ok(c)
+}
+
+impl StoreMetrics {
+    /// Creates and registers them.
+    pub fn new(registry: &Registry) -> prometheus::Result<StoreMetrics> {
+        let g = |name: &str, help: &str| reg(registry, IntGauge::new(name, help)?);
+        let f = |name: &str, help: &str| reg(registry, Gauge::new(name, help)?);
+        let v = |name: &str, help: &str| reg(registry, GaugeVec::new(Opts::new(name, help), &["category"])?);
+        let c = |name: &str, help: &str| reg(registry, IntCounter::new(name, help)?);
+        Ok(StoreMetrics {
+            used_bytes: g("objstore_storage_used_bytes", "Bytes the managed objects take (categories and archive).")?,
+            limit_bytes: g("objstore_storage_limit_bytes", "The storage limit (max_storage_gb), in bytes.")?,
+            files: g("objstore_files", "Managed objects (categories and archive).")?,
+            files_limit: g("objstore_files_limit", "The file limit (max_files).")?,
+            usage_ratio: f("objstore_storage_usage_ratio", "The worse of bytes/limit and files/limit (1 = full).")?,
+            health_level: g("objstore_health_level", "Health: 0 healthy, 1 warning, 2 critical, 3 full.")?,
+            alert_threshold: f("objstore_alert_threshold_ratio", "The warning threshold, as a ratio of the limit.")?,
+            critical_threshold: f(
+                "objstore_critical_threshold_ratio",
+                "The critical threshold, as a ratio of the limit.",
+            )?,
+            growth: f("objstore_growth_bytes_per_day", "Growth of the used bytes, fitted over the last 7 days.")?,
+            days_until_full: f(
+                "objstore_days_until_full",
+                "Days until full at the current growth (+Inf when not growing).",
+            )?,
+            category_used: v("objstore_category_used_bytes", "Bytes a category takes.")?,
+            category_quota: v("objstore_category_quota_bytes", "A category's allocation, in bytes.")?,
+            category_files: v("objstore_category_files", "Objects in a category.")?,
+            category_expired: v(
+                "objstore_category_expired_files",
+                "Expired objects in a category, waiting for a cleanup.",
+            )?,
+            cleanup_expired: c("objstore_cleanup_expired_total", "Expired objects removed by cleanups.")?,
+            cleanup_archived: c("objstore_cleanup_archived_total", "Expired objects archived before removal.")?,
+            cleanup_purged: c("objstore_cleanup_purged_total", "Archived copies removed after their retention.")?,
+            cleanup_freed_bytes: c("objstore_cleanup_freed_bytes_total", "Bytes freed by cleanups.")?,
+        })
+    }
+
+    /// Sets every gauge from `s`.
+    pub fn update(&self, s: &Statistics, health: Health, alert_pct: f64, critical_pct: f64) {
+        let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.used_bytes.set(clamp(s.current_usage_bytes));
+        self.limit_bytes.set(clamp(s.max_storage_bytes));
+        self.files.set(clamp(s.files));
+        self.files_limit.set(clamp(s.max_files));
+        self.usage_ratio.set(s.usage_ratio());
+        self.health_level.set(i64::from(health.level()));
+        self.alert_threshold.set(alert_pct / 100.0);
+        self.critical_threshold.set(critical_pct / 100.0);
+        self.growth.set(s.growth_rate_gb_per_day * crate::stats::GB);
+        self.days_until_full.set(s.days_until_full.unwrap_or(f64::INFINITY));
+        self.category_used.reset();
+        self.category_quota.reset();
+        self.category_files.reset();
+        self.category_expired.reset();
+        for (category, c) in &s.by_category {
+            let name = [category.name()];
+            self.category_used.with_label_values(&name).set(c.size_bytes as f64);
+            self.category_files.with_label_values(&name).set(c.files as f64);
+            self.category_expired.with_label_values(&name).set(c.expired_files as f64);
+            if let Some(q) = c.quota_bytes {
+                self.category_quota.with_label_values(&name).set(q as f64);
+            }
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! The `Monitor`: statistics, health, actions, suggestions, report, metrics.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus::{Encoder, Registry, TextEncoder};
+use serde::Serialize;
+use store_manager::{CleanupReport, Manager};
+use tokio::task::JoinHandle;
+
+use crate::error::{Error, Result};
+use crate::history::{self, History, Sample};
+use crate::metrics::StoreMetrics;
+use crate::report;
+use crate::stats::{CategoryStats, GB, Health, MB, Statistics, pct};
+use crate::suggest::{self, Suggestions};
+
+/// Keys named in a "delete the oldest" suggestion.
+const OLDEST_SUGGESTED: usize = 10;
+
+/// Watches a [`Manager`]'s store: statistics, growth, health, actions and Prometheus metrics.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Monitor {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    manager: Manager,
+    registry: Registry,
+    metrics: Result<StoreMetrics, String>,
+    /// Serialises checks (each appends to the history object).
+    check_lock: tokio::sync::Mutex<()>,
+}
+
+/// What a [`Monitor::check`] found and did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckOutcome {
+    /// The statistics after any action.
+    pub statistics: Statistics,
+    /// The health before acting.
+    pub health_before: Health,
+    /// The health after acting.
+    pub health: Health,
+    /// The cleanup run at critical or full, if one ran.
+    pub cleanup: Option<CleanupReport>,
+    /// True when saves are refused after the check (the store is full).
+    pub saves_refused: bool,
+    /// What was done, in words (also logged).
+    pub actions: Vec<String>,
+}
+
+impl Monitor {
+    /// A monitor over `manager`, with thresholds from its settings (`usage_monitoring`).
+    pub fn new(manager: Manager) -> Self {
+        let registry = Registry::new();
+        let metrics = StoreMetrics::new(&registry).map_err(|e| e.to_string());
+        Monitor { inner: Arc::new(Inner { manager, registry, metrics, check_lock: tokio::sync::Mutex::new(()) }) }
+    }
+
+    /// The manager it watches.
+    pub fn manager(&self) -> &Manager {
+        &self.inner.manager
+    }
+
+    /// The Prometheus registry with the monitor's metrics (register more on it, e.g. the
+    /// operation metrics of [`crate::layer`]).
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// How often [`Monitor::spawn_periodic`] should run: `check_interval_hours` of the settings.
+    pub fn check_interval(&self) -> Duration {
+        let hours = self.inner.manager.settings().usage_monitoring.check_interval_hours;
+        Duration::from_secs_f64((hours * 3600.0).max(1.0))
+    }
+
+    /// The statistics now (the usage history gives the growth; nothing is recorded).
+    pub async fn get_statistics(&self) -> Result<Statistics> {
+        let history = History::load(self.inner.manager.store()).await?;
+        self.statistics_with(&history).await
+    }
+
+    async fn statistics_with(&self, history: &History) -> Result<Statistics> {
+        let manager = &self.inner.manager;
+        let settings = manager.settings();
+        let usage = manager.usage_by_category().await?;
+        let archive = manager.archive_usage().await?;
+        let mut by_category = std::collections::BTreeMap::new();
+        let (mut bytes, mut files, mut expired_files, mut expired_bytes) = (archive.stored_bytes, archive.files, 0, 0);
+        for (category, u) in usage {
+            bytes += u.stored_bytes;
+            files += u.files;
+            expired_files += u.expired_files;
+            expired_bytes += u.expired_bytes;
+            by_category.insert(
+                category,
+                CategoryStats {
+                    size_bytes: u.stored_bytes,
+                    size_mb: u.stored_bytes as f64 / MB,
+                    files: u.files,
+                    quota_bytes: u.allocation_bytes,
+                    expired_files: u.expired_files,
+                },
+            );
+        }
+        let now = store_manager::format::to_ms(manager.now());
+        let max_bytes = settings.max_storage_bytes();
+        let growth = history.growth_bytes_per_day(now, Some(Sample { t_ms: now, bytes, files }));
+        Ok(Statistics {
+            current_usage_bytes: bytes,
+            current_usage_gb: bytes as f64 / GB,
+            max_storage_bytes: max_bytes,
+            usage_pct: pct(bytes, max_bytes),
+            files,
+            max_files: settings.max_files,
+            files_pct: pct(files, settings.max_files),
+            growth_rate_gb_per_day: growth / GB,
+            days_until_full: history::days_until_full(bytes, max_bytes, growth),
+            by_category,
+            archive: CategoryStats {
+                size_bytes: archive.stored_bytes,
+                size_mb: archive.stored_bytes as f64 / MB,
+                files: archive.files,
+                quota_bytes: None,
+                expired_files: 0,
+            },
+            expired_files,
+            expired_bytes,
+        })
+    }
+
+    /// Healthy, Warning, Critical or Full, by the thresholds on bytes and on files.
+    pub async fn health(&self) -> Result<Health> {
+        let s = self.get_statistics().await?;
+        Ok(Health::judge(s.usage_ratio(), self.inner.manager.settings()))
+    }
+
+    /// True when the store is below the warning threshold.
+    pub async fn is_healthy(&self) -> Result<bool> {
+        Ok(self.health().await? == Health::Healthy)
+    }
+
+    /// Concrete actions with reasons: expired objects to remove, categories over their
+    /// allocation, the oldest keys of the largest category, the next tier.
+    pub async fn suggest_cleanup(&self) -> Result<Suggestions> {
+        let s = self.get_statistics().await?;
+        let fullest = s.by_category.iter().max_by_key(|(_, c)| c.size_bytes).map(|(c, _)| c.clone());
+        let fullest = match fullest {
+            Some(category) => {
+                let mut keys = self.inner.manager.list_keys(&category).await?;
+                keys.truncate(OLDEST_SUGGESTED);
+                Some((category, keys))
+            }
+            None => None,
+        };
+        let settings = self.inner.manager.settings();
+        Ok(suggest::build(&s, fullest, settings.tier, settings.usage_monitoring.alert_threshold_pct))
+    }
+
+    /// Samples usage (recording it in the history), judges health and acts: warning logs a
+    /// suggestion, critical runs `cleanup_expired`, full also refuses further saves until space
+    /// is freed (then lets them through again).
+    pub async fn check(&self) -> Result<CheckOutcome> {
+        let _one_at_a_time = self.inner.check_lock.lock().await;
+        let manager = &self.inner.manager;
+        let settings = manager.settings();
+        let store = manager.store();
+        let mut history = History::load(store).await?;
+        let mut s = self.statistics_with(&history).await?;
+        let before = Health::judge(s.usage_ratio(), settings);
+        let mut actions = Vec::new();
+        let mut cleanup = None;
+        if before >= Health::Critical {
+            let report = manager.cleanup().await?;
+            self.count_cleanup(&report);
+            let line = format!(
+                "storage {before:?} at {:.1}%: cleanup_expired removed {} expired objects ({} archived) and {} archived \
+                 copies, freeing {:.1}MB",
+                s.usage_ratio() * 100.0,
+                report.expired,
+                report.archived,
+                report.purged,
+                report.freed_bytes as f64 / MB
+            );
+            tracing::error!("{line}");
+            actions.push(line);
+            cleanup = Some(report);
+            s = self.statistics_with(&history).await?;
+        }
+        let health = Health::judge(s.usage_ratio(), settings);
+        match health {
+            Health::Full => {
+                let reason = format!(
+                    "the Object Store is full ({:.2}/{:.2}GB, {}/{} files)",
+                    s.current_usage_gb,
+                    s.max_storage_bytes as f64 / GB,
+                    s.files,
+                    s.max_files
+                );
+                if manager.saves_refused().is_none() {
+                    tracing::error!("{reason}: saves are refused until space is freed");
+                    actions.push(format!("{reason}: saves refused"));
+                }
+                manager.refuse_saves(Some(reason));
+            }
+            _ => {
+                if manager.saves_refused().is_some() {
+                    manager.refuse_saves(None);
+                    tracing::info!("space was freed ({:.1}%): saves are allowed again", s.usage_ratio() * 100.0);
+                    actions.push("space freed: saves allowed again".into());
+                }
+                if health == Health::Warning {
+                    let line = format!(
+                        "storage warning at {:.1}%: {}",
+                        s.usage_ratio() * 100.0,
+                        "consider cleanup_expired, deleting old objects (suggest_cleanup names them), or a larger tier"
+                    );
+                    tracing::warn!("{line}");
+                    actions.push(line);
+                }
+            }
+        }
+        history.record(Sample {
+            t_ms: store_manager::format::to_ms(manager.now()),
+            bytes: s.current_usage_bytes,
+            files: s.files,
+        });
+        history.store(store).await?;
+        if let Ok(metrics) = &self.inner.metrics {
+            let m = &settings.usage_monitoring;
+            metrics.update(&s, health, m.alert_threshold_pct, m.critical_threshold_pct);
+        }
+        tracing::info!("{}", report::log_lines(&s).replace('\n', ", "));
+        Ok(CheckOutcome {
+            statistics: s,
+            health_before: before,
+            health,
+            cleanup,
+            saves_refused: manager.saves_refused().is_some(),
+            actions,
+        })
+    }
+
+    fn count_cleanup(&self, r: &CleanupReport) {
+        if let Ok(m) = &self.inner.metrics {
+            m.cleanup_expired.inc_by(r.expired as u64);
+            m.cleanup_archived.inc_by(r.archived as u64);
+            m.cleanup_purged.inc_by(r.purged as u64);
+            m.cleanup_freed_bytes.inc_by(r.freed_bytes);
+        }
+    }
+
+    /// The seed's "OBJECT STORE STATISTICS" block.
+    pub async fn report(&self) -> Result<String> {
+        Ok(report::render(&self.get_statistics().await?))
+    }
+
+    /// Refreshes the gauges and encodes every metric of the registry in the Prometheus text
+    /// format (what `GET /metrics` answers).
+    pub async fn metrics_text(&self) -> Result<String> {
+        let s = self.get_statistics().await?;
+        let settings = self.inner.manager.settings();
+        let metrics = self.inner.metrics.as_ref().map_err(|e| Error::Metrics(prometheus::Error::Msg(e.clone())))?;
+        let m = &settings.usage_monitoring;
+        metrics.update(&s, Health::judge(s.usage_ratio(), settings), m.alert_threshold_pct, m.critical_threshold_pct);
+        let mut out = Vec::new();
+        TextEncoder::new().encode(&self.inner.registry.gather(), &mut out)?;
+        String::from_utf8(out).map_err(|e| Error::Metrics(prometheus::Error::Msg(e.to_string())))
+    }
+
+    /// Serves `GET /metrics` on `addr` until the task is dropped or the server fails.
+    pub async fn serve_metrics(&self, addr: SocketAddr) -> Result<()> {
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.map_err(|e| Error::Serve { addr, message: e.to_string() })?;
+        self.serve_on(listener).await
+    }
+
+    /// [`Monitor::serve_metrics`] on a listener already bound (port 0 picks a free one).
+    pub async fn serve_on(&self, listener: tokio::net::TcpListener) -> Result<()> {
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::Serve { addr: ([0, 0, 0, 0], 0).into(), message: e.to_string() })?;
+        crate::serve::run(self.clone(), listener).await.map_err(|message| Error::Serve { addr, message })
+    }
+
+    /// Runs [`Monitor::check`] every `every` (use [`Monitor::check_interval`] for the settings'
+    /// `check_interval_hours`), logging failures; stops when the handle is aborted.
+    pub fn spawn_periodic(&self, every: Duration) -> JoinHandle<()> {
+        let monitor = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every.max(Duration::from_millis(10)));
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                if let Err(e) = monitor.check().await {
+                    tracing::error!("storage check failed: {e}");
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,221 @@
+//! The monitor on local disk: statistics with growth (injected clock), every health level and its
+//! action, suggestions, the report, and metric values after known operations.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, SystemTime};
+
+use backend_local as _;
+use serde_json::json;
+use store_manager::clock::ManualClock;
+use store_manager::{Category, Manager, SaveOptions, Settings};
+use store_monitor::{Health, Monitor};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const MB: u64 = 1024 * 1024;
+
+struct Env {
+    _dir: tempfile::TempDir,
+    url: String,
+    clock: ManualClock,
+}
+
+impl Env {
+    fn new() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("file://{}", dir.path().display());
+        Env { _dir: dir, url, clock: ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_736_899_200)) }
+    }
+
+    async fn manager(&self, settings: serde_json::Value) -> Manager {
+        let store = store_core::open(&self.url).await.unwrap();
+        Manager::with_clock(store, Settings::from_json(&settings.to_string()).unwrap(), self.clock.clone())
+    }
+}
+
+fn blob(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ seed.wrapping_mul(0x2545_F491_4F6C_DD1D);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn growth_and_days_until_full_from_the_history() {
+    let env = Env::new();
+    // 0.01 GB store (about 10 MiB), growing 1 MiB a day.
+    let manager = env.manager(json!({"max_storage_gb": 0.009765625, "max_file_size_mb": 2})).await;
+    let monitor = Monitor::new(manager.clone());
+    for day in 0..5u64 {
+        if day > 0 {
+            env.clock.advance_days(1);
+        }
+        manager
+            .save_bytes(&format!("day_{day}"), blob(MB as usize, day), SaveOptions::new(Category::ResearchData))
+            .await
+            .unwrap();
+        monitor.check().await.unwrap();
+    }
+    let s = monitor.get_statistics().await.unwrap();
+    let per_day_mb = s.growth_rate_gb_per_day * 1024.0;
+    assert!((per_day_mb - 1.0).abs() < 0.01, "growth {per_day_mb} MB/day");
+    let used_mb = s.current_usage_bytes as f64 / MB as f64;
+    let days = s.days_until_full.unwrap();
+    assert!((days - (10.0 - used_mb) / per_day_mb).abs() < 0.1, "{days} days, used {used_mb} MB");
+    assert_eq!(s.files, 5);
+    assert_eq!(s.by_category[&Category::ResearchData].files, 5);
+    // The history lives in the store, bounded; a new monitor reads it.
+    let again = Monitor::new(env.manager(json!({"max_storage_gb": 0.009765625, "max_file_size_mb": 2})).await);
+    assert_eq!(again.get_statistics().await.unwrap().days_until_full.map(|d| d.round()), Some(days.round()));
+    // Flat usage: no growth, never full.
+    for _ in 0..8 {
+        env.clock.advance_days(1);
+        monitor.check().await.unwrap();
+    }
+    let s = monitor.get_statistics().await.unwrap();
+    assert!(s.growth_rate_gb_per_day.abs() < 1e-9, "{}", s.growth_rate_gb_per_day);
+    assert_eq!(s.days_until_full, None);
+}
+
+#[tokio::test]
+async fn every_health_level_and_its_action() {
+    let env = Env::new();
+    let settings = json!({"max_files": 10, "auto_cleanup": {"archive_before_delete": false}});
+    let manager = env.manager(settings).await;
+    let monitor = Monitor::new(manager.clone());
+    let opts = || SaveOptions::new(Category::LlmCache);
+    for i in 0..7 {
+        manager.save(&format!("k{i}"), &i, opts()).await.unwrap();
+    }
+    let outcome = monitor.check().await.unwrap();
+    assert_eq!(outcome.health, Health::Healthy);
+    assert!(outcome.actions.is_empty());
+    assert!(monitor.is_healthy().await.unwrap());
+
+    manager.save("k7", &7, opts()).await.unwrap();
+    let outcome = monitor.check().await.unwrap();
+    assert_eq!(outcome.health, Health::Warning, "8 of 10 files is 80 %");
+    assert!(outcome.actions[0].starts_with("storage warning at 80.0%"), "{:?}", outcome.actions);
+    assert!(outcome.cleanup.is_none());
+
+    // Critical: two expired objects are removed by the check.
+    manager.save("old_1", &1, opts().expire_days(1)).await.unwrap();
+    env.clock.advance_days(2);
+    assert_eq!(monitor.health().await.unwrap(), Health::Critical);
+    let outcome = monitor.check().await.unwrap();
+    assert_eq!(outcome.health_before, Health::Critical);
+    assert_eq!(outcome.cleanup.as_ref().unwrap().expired, 1);
+    assert_eq!(outcome.health, Health::Warning, "back to 8 files");
+    assert!(outcome.actions[0].contains("cleanup_expired removed 1 expired objects"), "{:?}", outcome.actions);
+
+    // Full: saves are refused; reads and deletes keep working.
+    manager.save("k8", &8, opts()).await.unwrap();
+    manager.save("k9", &9, opts()).await.unwrap();
+    let outcome = monitor.check().await.unwrap();
+    assert_eq!(outcome.health, Health::Full);
+    assert!(outcome.saves_refused);
+    let err = manager.save("k10", &10, SaveOptions::new(Category::ResearchData)).await.unwrap_err();
+    assert!(matches!(err, store_manager::Error::SavesRefused { .. }), "{err}");
+    assert!(err.to_string().contains("the Object Store is full"), "{err}");
+    assert_eq!(manager.load::<i32>("k9").await.unwrap(), Some(9));
+    manager.delete("k0").await.unwrap();
+    let outcome = monitor.check().await.unwrap();
+    assert!(!outcome.saves_refused);
+    assert_eq!(outcome.health, Health::Critical);
+    manager.save("k0", &0, opts()).await.unwrap();
+}
+
+#[tokio::test]
+async fn suggestions_name_concrete_actions() {
+    let env = Env::new();
+    // 13 of 14 files: above the warning threshold.
+    let writer = env.manager(json!({"tier": "free", "max_files": 14})).await;
+    for i in 0..12 {
+        writer
+            .save_bytes(&format!("gr_{i:02}"), blob(100_000, i), SaveOptions::new(Category::OptionsGreeks))
+            .await
+            .unwrap();
+        env.clock.advance_days(1);
+    }
+    writer.save("stale", &1, SaveOptions::new(Category::LlmCache).expire_days(1)).await.unwrap();
+    env.clock.advance_days(2);
+    // A later settings file gives options_greeks less room than it already uses.
+    let manager =
+        env.manager(json!({"tier": "free", "max_files": 14, "storage_allocation": {"options_greeks": 0.001}})).await;
+    let monitor = Monitor::new(manager);
+    let suggestions = monitor.suggest_cleanup().await.unwrap();
+    let names: Vec<&str> = suggestions.actions.iter().map(|a| a.action.as_str()).collect();
+    assert_eq!(names, ["cleanup_expired", "reduce_category", "delete_oldest", "upgrade_tier"], "{suggestions:#?}");
+    assert!(suggestions.actions[0].reason.starts_with("1 objects have expired"));
+    assert_eq!(suggestions.actions[1].category, Some(Category::OptionsGreeks));
+    assert_eq!(suggestions.actions[2].keys[..3], ["gr_00", "gr_01", "gr_02"]);
+    assert!(suggestions.actions[3].reason.contains("the 2GB tier"), "{}", suggestions.actions[3].reason);
+}
+
+#[tokio::test]
+async fn report_and_metrics_after_known_operations() {
+    let env = Env::new();
+    let manager = env.manager(json!({"storage_allocation": {"trading_state": 0.5}})).await;
+    for i in 0..3 {
+        manager.save_bytes(&format!("s{i}"), blob(200_000, i), SaveOptions::new(Category::TradingState)).await.unwrap();
+    }
+    manager.save("m", &json!({"a": 1}), SaveOptions::new(Category::MlModels)).await.unwrap();
+    let monitor = Monitor::new(manager);
+    let s = monitor.get_statistics().await.unwrap();
+    let report = monitor.report().await.unwrap();
+    assert!(
+        report.starts_with(&format!("{}\nOBJECT STORE STATISTICS\n{}\n", "=".repeat(50), "=".repeat(50))),
+        "{report}"
+    );
+    assert!(report.contains("Storage Used: 0.00GB / 5.00GB (0.0%)"), "{report}");
+    assert!(report.contains("Files: 4 / 50,000"), "{report}");
+    assert!(report.contains("Growth Rate: 0.000GB/day"), "{report}");
+    let ts = &s.by_category[&Category::TradingState];
+    assert!(report.contains(&format!("  trading_state: {:.1}MB (3 files, quota 512.0MB)", ts.size_mb)), "{report}");
+    assert!(report.contains("  ml_models: 0.0MB (1 files)"), "{report}");
+
+    let text = monitor.metrics_text().await.unwrap();
+    let value = |line_start: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(line_start))
+            .unwrap_or_else(|| panic!("{line_start} in\n{text}"))
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(value("objstore_storage_used_bytes "), s.current_usage_bytes as f64);
+    assert_eq!(value("objstore_files "), 4.0);
+    assert_eq!(value("objstore_files_limit "), 50_000.0);
+    assert_eq!(value("objstore_category_files{category=\"trading_state\"}"), 3.0);
+    assert_eq!(value("objstore_category_used_bytes{category=\"trading_state\"}"), ts.size_bytes as f64);
+    assert_eq!(value("objstore_category_quota_bytes{category=\"trading_state\"}"), 512.0 * MB as f64);
+    assert_eq!(value("objstore_health_level "), 0.0);
+    assert_eq!(value("objstore_alert_threshold_ratio "), 0.8);
+    assert_eq!(value("objstore_days_until_full "), f64::INFINITY, "not growing");
+    assert!(
+        text.contains("# HELP objstore_storage_used_bytes ")
+            && text.contains("# TYPE objstore_storage_used_bytes gauge")
+    );
+    assert!(!text.contains("s0") && !text.contains("key="), "no key is ever a label");
+
+    // The same over HTTP.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = monitor.clone();
+    let task = tokio::spawn(async move { server.serve_on(listener).await });
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.unwrap();
+    let mut response = String::new();
+    conn.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("text/plain; version=0.0.4"));
+    assert!(response.contains("objstore_files 4"));
+    task.abort();
+}
