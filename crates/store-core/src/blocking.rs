@@ -23,7 +23,7 @@
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -31,9 +31,10 @@ use futures::stream::BoxStream;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::backend::{Capabilities, Object, ObjectMeta, PutMode, Usage};
+use crate::backend::{Backend, Capabilities, Object, ObjectMeta, PutMode, Usage};
 use crate::error::{Error, Result};
 use crate::io::BlockingScope;
+use crate::layer::CacheStats;
 use crate::options::{Access, CacheOptions, Limits};
 
 /// A blocking handle on an [`crate::ObjectStore`]. Cheap to clone.
@@ -78,6 +79,10 @@ impl StoreBuilder {
     /// Sets the staging folder of `get_file_path`.
     pub fn staging_dir(self, dir: impl Into<PathBuf>) -> Self {
         StoreBuilder { inner: self.inner.staging_dir(dir) }
+    }
+    /// Puts an outside layer on top of the stack (see [`crate::StoreBuilder::layer`]).
+    pub fn layer(self, f: impl Fn(Arc<dyn Backend>) -> Arc<dyn Backend> + Send + Sync + 'static) -> Self {
+        StoreBuilder { inner: self.inner.layer(f) }
     }
     /// Opens the store.
     pub fn build(self) -> Result<ObjectStore> {
@@ -214,6 +219,10 @@ impl ObjectStore {
     /// See [`crate::ObjectStore::clear`].
     pub fn clear(&self) {
         self.inner.clear()
+    }
+    /// See [`crate::ObjectStore::cache_stats`].
+    pub fn cache_stats(&self) -> Option<CacheStats> {
+        self.inner.cache_stats()
     }
     /// See [`crate::ObjectStore::project`].
     pub fn project(&self, project_id: &str) -> ObjectStore {

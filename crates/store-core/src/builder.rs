@@ -1,4 +1,5 @@
-//! Building a store: URL or backend, then limits, access, cache and backend options.
+//! Building a store: URL or backend, then limits, access, cache, outside layers and backend
+//! options.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,7 +35,11 @@ pub struct StoreBuilder {
     cache: CacheOptions,
     options: Vec<(String, String)>,
     staging_dir: Option<PathBuf>,
+    layers: Vec<Box<LayerFn>>,
 }
+
+/// Wraps a stack in an outside layer; see [`StoreBuilder::layer`].
+type LayerFn = dyn Fn(Arc<dyn Backend>) -> Arc<dyn Backend> + Send + Sync;
 
 enum Target {
     Url(String),
@@ -50,6 +55,7 @@ impl StoreBuilder {
             cache: CacheOptions::default(),
             options: Vec::new(),
             staging_dir: None,
+            layers: Vec::new(),
         }
     }
 
@@ -90,6 +96,34 @@ impl StoreBuilder {
         self
     }
 
+    /// Puts an outside layer (one made by another crate, such as store-monitor's metrics) on top
+    /// of the stack: `f` gets the stack built so far and returns the layer that wraps it.
+    ///
+    /// Outside layers go above every built-in layer (backend, limits, cache, access), so they
+    /// see each call the facade makes exactly as it makes it: cache hits (including the no-I/O
+    /// [`Backend::get_ready`] path of cached reads) and refused operations included. Several
+    /// calls stack in call order: the first wraps the built-in stack, the last is the top. A
+    /// layer sits on the hot path of cached reads, so its `get_ready` should cost a few
+    /// nanoseconds.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use store_core::{Backend, ObjectStore, layer::AccessLayer, Access};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let store = ObjectStore::builder("memory://")
+    ///     .layer(|inner: Arc<dyn Backend>| -> Arc<dyn Backend> {
+    ///         Arc::new(AccessLayer::new(inner, Access::READ_ONLY))
+    ///     })
+    ///     .build()
+    ///     .await?;
+    /// assert!(store.save("k", "v").await.is_err());
+    /// # Ok::<(), store_core::Error>(()) }).unwrap();
+    /// ```
+    pub fn layer(mut self, f: impl Fn(Arc<dyn Backend>) -> Arc<dyn Backend> + Send + Sync + 'static) -> Self {
+        self.layers.push(Box::new(f));
+        self
+    }
+
     /// Opens the backend and stacks the layers the options call for.
     pub async fn build(self) -> Result<ObjectStore> {
         let backend = match self.target {
@@ -109,6 +143,9 @@ impl StoreBuilder {
         }
         if !self.access.is_full() {
             stack = Arc::new(AccessLayer::new(stack, self.access));
+        }
+        for layer in &self.layers {
+            stack = layer(stack);
         }
         Ok(ObjectStore::from_shared(Shared {
             url,
@@ -132,4 +169,124 @@ impl StoreBuilder {
 /// ```
 pub async fn open(url: &str) -> Result<ObjectStore> {
     ObjectStore::builder(url).build().await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use bytes::Bytes;
+    use futures::stream::BoxStream;
+
+    use super::*;
+    use crate::backend::{Capabilities, GetOptions, GetResult, ObjectMeta, PutMode, StoreLock, Usage};
+    use crate::key::{Key, KeyBuf};
+    use crate::ledger::UsageLedger;
+    use crate::options::{CacheOptions, CachePolicy};
+
+    /// Records its tag for each call, then forwards it.
+    #[derive(Debug)]
+    struct Tagging {
+        inner: Arc<dyn Backend>,
+        tag: &'static str,
+        log: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Tagging {
+        fn log(&self, method: &str) {
+            self.log.lock().unwrap().push(format!("{} {method}", self.tag));
+        }
+    }
+
+    #[async_trait]
+    impl Backend for Tagging {
+        fn name(&self) -> &str {
+            self.inner.name()
+        }
+        fn capabilities(&self) -> Capabilities {
+            self.inner.capabilities()
+        }
+        async fn put(&self, key: &Key, value: Bytes, mode: &PutMode) -> Result<ObjectMeta> {
+            self.log("put");
+            self.inner.put(key, value, mode).await
+        }
+        async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult> {
+            self.log("get");
+            self.inner.get(key, opts).await
+        }
+        fn get_ready(&self, key: &Key) -> Option<Bytes> {
+            self.log("get_ready");
+            self.inner.get_ready(key)
+        }
+        async fn head(&self, key: &Key) -> Result<ObjectMeta> {
+            self.inner.head(key).await
+        }
+        async fn delete(&self, key: &Key) -> Result<()> {
+            self.log("delete");
+            self.inner.delete(key).await
+        }
+        fn list(&self, prefix: &str) -> BoxStream<'static, Result<ObjectMeta>> {
+            self.inner.list(prefix)
+        }
+        fn list_keys(&self, prefix: &str) -> BoxStream<'static, Result<KeyBuf>> {
+            self.inner.list_keys(prefix)
+        }
+        async fn usage(&self) -> Result<Usage> {
+            self.inner.usage().await
+        }
+        async fn local_path(&self, key: &Key, create_parents: bool) -> Result<Option<PathBuf>> {
+            self.inner.local_path(key, create_parents).await
+        }
+        fn usage_ledger(&self) -> Option<Arc<dyn UsageLedger>> {
+            self.inner.usage_ledger()
+        }
+        async fn lock_store(&self) -> Result<Option<StoreLock>> {
+            self.inner.lock_store().await
+        }
+    }
+
+    fn tagging(
+        tag: &'static str,
+        log: &Arc<Mutex<Vec<String>>>,
+    ) -> impl Fn(Arc<dyn Backend>) -> Arc<dyn Backend> + Send + Sync + use<> {
+        let log = log.clone();
+        move |inner| Arc::new(Tagging { inner, tag, log: log.clone() })
+    }
+
+    #[tokio::test]
+    async fn outside_layers_stack_in_call_order_above_the_cache_and_access() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let store = ObjectStore::builder("memory://")
+            .cache(CacheOptions { policy: CachePolicy::Trust, ..CacheOptions::default() })
+            .access(Access { delete: false, ..Access::default() })
+            .layer(tagging("first", &log))
+            .layer(tagging("second", &log))
+            .build()
+            .await
+            .unwrap();
+        store.save("k", "v").await.unwrap();
+        // A cache hit is answered by get_ready, and still passes through both outside layers.
+        assert_eq!(store.read("k").await.unwrap(), "v");
+        // A refused delete is seen too: the outside layers sit above access.
+        assert!(store.delete("k").await.is_err());
+        let log = log.lock().unwrap().clone();
+        assert_eq!(
+            log,
+            ["second put", "first put", "second get_ready", "first get_ready", "second delete", "first delete"]
+        );
+        assert_eq!(store.cache_stats().unwrap().hits, 1);
+    }
+
+    #[test]
+    fn the_blocking_builder_takes_outside_layers_too() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let store = crate::blocking::builder("memory://").layer(tagging("only", &log)).build().unwrap();
+        store.save("k", "v").unwrap();
+        assert_eq!(log.lock().unwrap().as_slice(), ["only put"]);
+        assert!(store.cache_stats().is_some());
+        let uncached = crate::blocking::builder("memory://").cache(CacheOptions::DISABLED).build().unwrap();
+        assert_eq!(uncached.cache_stats(), None);
+    }
 }

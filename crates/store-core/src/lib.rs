@@ -48,7 +48,9 @@
 //!
 //! `open(url)` finds the backend registered for the URL's scheme ([`registry`]), then stacks the
 //! layers the options call for ([`layer`]): access, cache, limits, backend. Every layer is a
-//! [`Backend`] and forwards every method explicitly.
+//! [`Backend`] and forwards every method explicitly. Layers from other crates (store-monitor's
+//! metrics) go on top with [`StoreBuilder::layer`], so they see every call the facade makes,
+//! cache hits included.
 //!
 //! - **Cache** ([`CacheOptions`]): a moka cache bounded in bytes; [`CachePolicy::Revalidate`]
 //!   (the default) checks the backend's version before serving, so changes made by other
@@ -85,6 +87,7 @@ pub use backend::{
 pub use builder::{StoreBuilder, open};
 pub use error::{Error, Format, LimitKind, Operation, Result};
 pub use key::{Key, KeyBuf};
+pub use layer::CacheStats;
 pub use options::{Access, CacheOptions, CachePolicy, Limits};
 pub use registry::register_backend;
 pub use store::ObjectStore;

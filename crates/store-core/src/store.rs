@@ -15,7 +15,7 @@ use crate::builder::StoreBuilder;
 use crate::error::{Error, Format, Result};
 use crate::io::offload;
 use crate::key::{Key, KeyBuf, normalise_prefix};
-use crate::layer::CacheLayer;
+use crate::layer::{CacheLayer, CacheStats};
 use crate::options::{Access, Limits};
 use crate::staging::Staging;
 
@@ -394,6 +394,26 @@ impl ObjectStore {
         if let Some(cache) = &self.shared.cache {
             cache.clear();
         }
+    }
+
+    /// The read cache's counters (hits, misses, evictions) and what it holds (bytes, entries),
+    /// or `None` when the store has no cache. Shared by every view and clone of the store; see
+    /// [`CacheStats`] for what counts as a hit. For monitoring: each call settles the cache's
+    /// pending housekeeping.
+    ///
+    /// ```
+    /// use store_core::{CacheOptions, CachePolicy, ObjectStore};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let trust = CacheOptions { policy: CachePolicy::Trust, ..CacheOptions::default() };
+    /// let store = ObjectStore::builder("memory://").cache(trust).build().await?;
+    /// store.save("k", "v").await?;
+    /// store.read("k").await?;
+    /// let stats = store.cache_stats().unwrap();
+    /// assert_eq!((stats.hits, stats.misses, stats.entries), (1, 0, 1));
+    /// # Ok::<(), store_core::Error>(()) }).unwrap();
+    /// ```
+    pub fn cache_stats(&self) -> Option<CacheStats> {
+        self.shared.cache.as_ref().map(|cache| cache.stats())
     }
 }
 

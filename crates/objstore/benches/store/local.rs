@@ -208,6 +208,32 @@ fn cached_read(config: &Config, dir: &Path) -> Vec<Row> {
                 target: None,
                 note: String::new(),
             });
+
+            // The same cached read through store-monitor's metrics layer (on top of the stack, so a
+            // hit passes through it as get_ready: one atomic add), against the store without it.
+            let registry = prometheus::Registry::new();
+            let metrics = store_monitor::layer::OperationMetrics::new(&registry).unwrap();
+            let metered = blocking::builder(url(dir)).cache(options).layer(metrics.layer()).build().unwrap();
+            for k in &keys {
+                metered.read_bytes(k).unwrap();
+            }
+            let (ours, floor) = compare(
+                config,
+                ops,
+                |i| assert_eq!(metered.read_bytes(&keys[i % keys.len()]).unwrap().len(), len),
+                |i| assert_eq!(store.read_bytes(&keys[i % keys.len()]).unwrap().len(), len),
+            );
+            let hits = metrics.operations().with_label_values(&["get_ready", "ok"]).get();
+            assert!(hits >= (config.rounds * ops) as u64, "the metrics layer saw only {hits} cached reads");
+            rows.push(Row {
+                operation: "cached read, Trust, metrics layer on (blocking)".into(),
+                size: size_name(KIB),
+                ours,
+                floor,
+                floor_name: "the same read, no metrics layer",
+                target: Some(1.2),
+                note: String::new(),
+            });
         }
     }
     rows

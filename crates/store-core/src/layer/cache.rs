@@ -8,9 +8,19 @@
 //! A read that raced a write must not put the older value back into the cache. Writes bump a
 //! generation counter of the key's stripe; a read only fills the cache if the generation it saw
 //! before asking the backend is still the current one.
+//!
+//! The layer counts what it does ([`CacheStats`], from [`CacheLayer::stats`]): a hit is a read
+//! answered with cached bytes (by `get_ready`, or by `get`, including after a revalidation that
+//! found the cached version current); a miss is a `get` that had to read the value from the
+//! backend (nothing cached, or the cached version was stale). `head` and `get_ready` answering
+//! `None` count neither (the facade follows a `None` with a `get`, which counts). Evictions are
+//! entries dropped to stay within the capacity, not values replaced or invalidated by writes.
+//! The hit and miss counters are striped per thread, so that threads reading at once do not
+//! contend on one cache line.
 
+use std::cell::Cell;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -26,6 +36,68 @@ use crate::options::{CacheOptions, CachePolicy};
 
 const STRIPES: usize = 64;
 
+/// What the read cache has done and holds; see [`CacheLayer::stats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct CacheStats {
+    /// Reads answered with cached bytes (with or without a revalidation).
+    pub hits: u64,
+    /// Reads that had to fetch the value from the backend.
+    pub misses: u64,
+    /// Entries dropped to keep the cache within its capacity.
+    pub evictions: u64,
+    /// The bytes the cache holds (values, keys and a fixed overhead per entry).
+    pub bytes: u64,
+    /// The number of cached values.
+    pub entries: u64,
+}
+
+/// Slots of a [`StripedCounter`]: enough that a few busy threads rarely share one.
+const COUNTER_SLOTS: usize = 16;
+
+/// A counter split over cache-line-sized slots, one picked per thread: an increment is one
+/// uncontended relaxed atomic add; a read sums the slots.
+#[derive(Debug, Default)]
+struct StripedCounter {
+    slots: [Slot; COUNTER_SLOTS],
+}
+
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Slot(AtomicU64);
+
+impl StripedCounter {
+    #[inline]
+    fn inc(&self) {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        thread_local! {
+            // Const-initialised and without a destructor: reading it is a plain TLS load.
+            static SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
+        }
+        let i = SLOT
+            .try_with(|slot| {
+                let mut i = slot.get();
+                if i == usize::MAX {
+                    i = NEXT.fetch_add(1, Ordering::Relaxed) % COUNTER_SLOTS;
+                    slot.set(i);
+                }
+                i
+            })
+            .unwrap_or(0);
+        self.slots[i].0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> u64 {
+        self.slots.iter().map(|s| s.0.load(Ordering::Relaxed)).sum()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    hits: StripedCounter,
+    misses: StripedCounter,
+    evictions: AtomicU64,
+}
+
 /// A [`Backend`] that caches values read from or written to the one beneath it.
 #[derive(Debug)]
 pub struct CacheLayer {
@@ -35,6 +107,7 @@ pub struct CacheLayer {
     /// Write generation of each stripe of keys; see the module documentation.
     generations: Box<[Mutex<u64>]>,
     epoch: Instant,
+    counters: Arc<Counters>,
 }
 
 #[derive(Debug)]
@@ -48,10 +121,18 @@ struct Cached {
 impl CacheLayer {
     /// Wraps `inner` with a cache configured by `options`.
     pub fn new(inner: Arc<dyn Backend>, options: CacheOptions) -> CacheLayer {
+        let counters = Arc::new(Counters::default());
+        let on_evict = counters.clone();
         let cache = moka::sync::Cache::builder()
             .max_capacity(options.capacity_bytes)
             .weigher(|k: &KeyBuf, v: &Arc<Cached>| {
                 u32::try_from(k.as_str().len() + v.bytes.len() + 96).unwrap_or(u32::MAX)
+            })
+            // Called when moka removes an entry (during its housekeeping, not on the read path).
+            .eviction_listener(move |_key, _value, cause: moka::notification::RemovalCause| {
+                if cause.was_evicted() {
+                    on_evict.evictions.fetch_add(1, Ordering::Relaxed);
+                }
             })
             // A seeded fast hash: a cache hit is mostly hashing the key, and SipHash costs more
             // than the rest of our hit path; the random seed keeps crafted keys from colliding.
@@ -62,6 +143,21 @@ impl CacheLayer {
             options,
             generations: (0..STRIPES).map(|_| Mutex::new(0)).collect(),
             epoch: Instant::now(),
+            counters,
+        }
+    }
+
+    /// What the cache has done since it was made (hits, misses, evictions) and what it holds now
+    /// (bytes, entries). Settles moka's pending housekeeping first, so the figures are current;
+    /// meant for monitoring, not for a hot loop.
+    pub fn stats(&self) -> CacheStats {
+        self.cache.run_pending_tasks();
+        CacheStats {
+            hits: self.counters.hits.get(),
+            misses: self.counters.misses.get(),
+            evictions: self.counters.evictions.load(Ordering::Relaxed),
+            bytes: self.cache.weighted_size(),
+            entries: self.cache.entry_count(),
         }
     }
 
@@ -181,11 +277,13 @@ impl Backend for CacheLayer {
         let cached = self.cache.get(key);
         if let Some(cached) = &cached {
             if self.is_fresh(cached) {
+                self.counters.hits.inc();
                 return Ok(Self::answer(cached, opts));
             }
         }
         let generation = *self.stripe(key);
         let Some(cached) = cached else {
+            self.counters.misses.inc();
             let result = self.inner.get(key, opts).await?;
             if let GetResult::Found(object) = &result {
                 self.fill(key, generation, object);
@@ -195,10 +293,12 @@ impl Backend for CacheLayer {
         let revalidate = GetOptions { if_none_match: Some(cached.meta.version.clone()) };
         match self.inner.get(key, &revalidate).await {
             Ok(GetResult::NotModified) => {
+                self.counters.hits.inc();
                 cached.checked_at.store(self.now(), Ordering::Relaxed);
                 Ok(Self::answer(&cached, opts))
             }
             Ok(GetResult::Found(object)) => {
+                self.counters.misses.inc();
                 self.fill(key, generation, &object);
                 if opts.if_none_match.as_ref() == Some(&object.meta.version) {
                     Ok(GetResult::NotModified)
@@ -207,6 +307,7 @@ impl Backend for CacheLayer {
                 }
             }
             Err(e) => {
+                self.counters.misses.inc();
                 if matches!(e, Error::NotFound { .. }) {
                     let current = self.stripe(key);
                     if *current == generation {
@@ -220,7 +321,10 @@ impl Backend for CacheLayer {
 
     fn get_ready(&self, key: &Key) -> Option<Bytes> {
         match self.cache.get(key) {
-            Some(cached) if self.is_fresh(&cached) => Some(cached.bytes.clone()),
+            Some(cached) if self.is_fresh(&cached) => {
+                self.counters.hits.inc();
+                Some(cached.bytes.clone())
+            }
             // Not answerable from here. (A backend that answers at once is asked through get(),
             // which fills the cache with the version it needs.)
             _ => None,
@@ -315,6 +419,78 @@ mod tests {
         let read = crate::backend::get_object(&cache, &key("k")).await.unwrap();
         assert_eq!(&read.bytes[..], b"v2");
         assert_eq!(&cache.get_ready(&key("k")).unwrap()[..], b"v2");
+    }
+
+    #[tokio::test]
+    async fn counts_hits_and_misses_under_trust() {
+        let (memory, cache) = layer(1 << 20, 1 << 20, CachePolicy::Trust);
+        assert_eq!(cache.stats(), CacheStats::default());
+        cache.put(&key("k"), Bytes::from_static(b"v1"), &PutMode::Overwrite).await.unwrap();
+        assert!(cache.get_ready(&key("k")).is_some());
+        crate::backend::get_object(&cache, &key("k")).await.unwrap();
+        // Absent: get_ready counts nothing, get counts a miss.
+        assert!(cache.get_ready(&key("nope")).is_none());
+        assert!(crate::backend::get_object(&cache, &key("nope")).await.is_err());
+        // Read from the backend, then served from the cache.
+        memory.put(&key("m"), Bytes::from_static(b"vm"), &PutMode::Overwrite).await.unwrap();
+        crate::backend::get_object(&cache, &key("m")).await.unwrap();
+        assert!(cache.get_ready(&key("m")).is_some());
+        let stats = cache.stats();
+        assert_eq!((stats.hits, stats.misses, stats.evictions), (3, 2, 0));
+        assert_eq!(stats.entries, 2);
+        assert_eq!(stats.bytes, cache.weighted_size());
+        assert_eq!(stats.bytes, 2 * (1 + 2 + 96), "two one-byte keys with two-byte values");
+    }
+
+    #[tokio::test]
+    async fn a_revalidated_copy_is_a_hit_and_a_changed_one_a_miss() {
+        let (memory, cache) = layer(1 << 20, 1 << 20, CachePolicy::Revalidate);
+        cache.put(&key("k"), Bytes::from_static(b"v1"), &PutMode::Overwrite).await.unwrap();
+        // Revalidate never answers from get_ready.
+        assert!(cache.get_ready(&key("k")).is_none());
+        crate::backend::get_object(&cache, &key("k")).await.unwrap();
+        assert_eq!((cache.stats().hits, cache.stats().misses), (1, 0));
+        memory.put(&key("k"), Bytes::from_static(b"v2"), &PutMode::Overwrite).await.unwrap();
+        let read = crate::backend::get_object(&cache, &key("k")).await.unwrap();
+        assert_eq!(&read.bytes[..], b"v2");
+        assert_eq!((cache.stats().hits, cache.stats().misses), (1, 1));
+        memory.delete(&key("k")).await.unwrap();
+        assert!(crate::backend::get_object(&cache, &key("k")).await.is_err());
+        assert_eq!((cache.stats().hits, cache.stats().misses), (1, 2));
+    }
+
+    #[tokio::test]
+    async fn counts_evictions_but_not_overwrites_or_deletes() {
+        let (_, cache) = layer(1 << 20, 1 << 20, CachePolicy::Trust);
+        for i in 0..10u8 {
+            cache.put(&key("same"), Bytes::from(vec![i; 100]), &PutMode::Overwrite).await.unwrap();
+        }
+        cache.delete(&key("same")).await.unwrap();
+        cache.put(&key("other"), Bytes::from_static(b"x"), &PutMode::Overwrite).await.unwrap();
+        cache.forget(&key("other"));
+        assert_eq!(cache.stats().evictions, 0);
+        assert_eq!(cache.stats().entries, 0);
+
+        let (_, small) = layer(64 * 1024, 8 * 1024, CachePolicy::Trust);
+        for i in 0..100 {
+            small.put(&key(&format!("k{i}")), Bytes::from(vec![0u8; 4096]), &PutMode::Overwrite).await.unwrap();
+        }
+        let stats = small.stats();
+        assert!(stats.bytes <= 64 * 1024, "holds {} bytes", stats.bytes);
+        assert_eq!(stats.entries + stats.evictions, 100, "every value is either held or was evicted: {stats:?}");
+    }
+
+    #[test]
+    fn striped_counters_add_up_across_threads() {
+        let counter = Arc::new(StripedCounter::default());
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let counter = counter.clone();
+                std::thread::spawn(move || (0..10_000).for_each(|_| counter.inc()))
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        assert_eq!(counter.get(), 80_000);
     }
 
     #[tokio::test]
