@@ -12,7 +12,7 @@ use crate::category::Category;
 use crate::error::Result;
 use crate::format;
 use crate::index::{Kind, Place};
-use crate::manager::{Manager, entry_for, frame_error, run_cpu, tombstone};
+use crate::manager::{Manager, entry_for, frame_error, run_cpu};
 
 /// Objects expired at once.
 const CLEANUP_CONCURRENCY: usize = 8;
@@ -116,15 +116,9 @@ impl Manager {
         let place = Place::Live(category.clone());
         let store_key = place.store_key(&key);
         let store = &self.inner.store;
-        let object = match store.read_object(&store_key).await {
-            Ok(object) => object,
-            Err(e) if e.is_not_found() => {
-                self.observe_gone(&place, &key, start);
-                return Ok(Outcome::Untouched);
-            }
-            Err(e) => return Err(e.into()),
+        let Some(object) = self.read_recorded(&place, &key, start).await? else {
+            return Ok(Outcome::Untouched);
         };
-        self.observe(&place, &key, &object, start);
         let frame = match format::decode(&object.bytes) {
             Ok(frame) => frame,
             Err(e) => return Ok(Outcome::Skipped(frame_error(&store_key, e).to_string())),
@@ -169,14 +163,9 @@ impl Manager {
             Err(e) if e.is_not_found() => return Ok(Outcome::Untouched),
             Err(e) => return Err(e.into()),
         }
-        match store.delete(&store_key).await {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => return Ok(Outcome::Untouched),
-            Err(e) => return Err(e.into()),
+        if !self.delete_recorded(&place, &key).await? {
+            return Ok(Outcome::Untouched);
         }
-        let mut index = self.index();
-        let epoch = index.next_epoch();
-        index.put(&place, &key, tombstone(epoch));
         Ok(Outcome::Expired { archived: archive, freed: object.bytes.len() as u64, written })
     }
 
@@ -184,17 +173,9 @@ impl Manager {
         let _guard = self.lock_key(&key).await;
         let start = self.index().epoch;
         let place = Place::Archive(category);
-        let store_key = place.store_key(&key);
-        let store = &self.inner.store;
-        let object = match store.read_object(&store_key).await {
-            Ok(object) => object,
-            Err(e) if e.is_not_found() => {
-                self.observe_gone(&place, &key, start);
-                return Ok(Outcome::Untouched);
-            }
-            Err(e) => return Err(e.into()),
+        let Some(object) = self.read_recorded(&place, &key, start).await? else {
+            return Ok(Outcome::Untouched);
         };
-        self.observe(&place, &key, &object, start);
         let due = format::decode(&object.bytes)
             .ok()
             .and_then(|f| f.header.purge_after_ms)
@@ -202,14 +183,9 @@ impl Manager {
         if !due {
             return Ok(Outcome::Untouched);
         }
-        match store.delete(&store_key).await {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => return Ok(Outcome::Untouched),
-            Err(e) => return Err(e.into()),
+        if !self.delete_recorded(&place, &key).await? {
+            return Ok(Outcome::Untouched);
         }
-        let mut index = self.index();
-        let epoch = index.next_epoch();
-        index.put(&place, &key, tombstone(epoch));
         Ok(Outcome::Purged { freed: object.bytes.len() as u64 })
     }
 }

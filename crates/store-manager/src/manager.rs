@@ -277,13 +277,8 @@ impl Manager {
         let owner = self.index().owner.get(key).cloned();
         if let Some(category) = &owner {
             let place = Place::Live(category.clone());
-            match self.inner.store.read_object(&place.store_key(key)).await {
-                Ok(object) => {
-                    self.observe(&place, key, &object, start);
-                    return Ok(Some((place, object)));
-                }
-                Err(e) if e.is_not_found() => self.observe_gone(&place, key, start),
-                Err(e) => return Err(e.into()),
+            if let Some(object) = self.read_recorded(&place, key, start).await? {
+                return Ok(Some((place, object)));
             }
         }
         let candidates: Vec<Category> =
@@ -313,20 +308,13 @@ impl Manager {
         let reads = categories.iter().map(|category| {
             let place = Place::Live(category.clone());
             async move {
-                let result = self.inner.store.read_object(&place.store_key(key)).await;
-                (place, result)
+                let result = self.read_recorded(&place, key, start).await;
+                result.map(|found| found.map(|object| (place, object)))
             }
         });
         let mut found = Vec::new();
-        for (place, result) in join_all(reads).await {
-            match result {
-                Ok(object) => {
-                    self.observe(&place, key, &object, start);
-                    found.push((place, object));
-                }
-                Err(e) if e.is_not_found() => self.observe_gone(&place, key, start),
-                Err(e) => return Err(e.into()),
-            }
+        for result in join_all(reads).await {
+            found.extend(result?);
         }
         Ok(found)
     }
@@ -342,6 +330,34 @@ impl Manager {
             }
         }
         out
+    }
+
+    /// Reads `key` in `place` and records what was found (or that nothing was) in the index.
+    pub(crate) async fn read_recorded(&self, place: &Place, key: &str, start: u64) -> Result<Option<Object>> {
+        match self.inner.store.read_object(&place.store_key(key)).await {
+            Ok(object) => {
+                self.observe(place, key, &object, start);
+                Ok(Some(object))
+            }
+            Err(e) if e.is_not_found() => {
+                self.observe_gone(place, key, start);
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes `key` in `place` and records a tombstone; false when it was already gone.
+    pub(crate) async fn delete_recorded(&self, place: &Place, key: &str) -> Result<bool> {
+        match self.inner.store.delete(&place.store_key(key)).await {
+            Ok(()) => {}
+            Err(e) if e.is_not_found() => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+        let mut index = self.index();
+        let epoch = index.next_epoch();
+        index.put(place, key, tombstone(epoch));
+        Ok(true)
     }
 
     /// Records a read object in the index (unless this process changed it since `start`).
@@ -376,21 +392,18 @@ impl Manager {
         }
         let deletes = categories.iter().map(|category| {
             let place = Place::Live(category.clone());
-            let store_key = place.store_key(&key);
-            async move { (place, self.inner.store.delete(&store_key).await) }
+            let key = key.as_str();
+            async move {
+                let deleted = self.delete_recorded(&place, key).await?;
+                if !deleted {
+                    self.observe_gone(&place, key, start);
+                }
+                Ok::<bool, Error>(deleted)
+            }
         });
         let mut deleted = false;
-        for (place, result) in join_all(deletes).await {
-            match result {
-                Ok(()) => {
-                    deleted = true;
-                    let mut index = self.index();
-                    let epoch = index.next_epoch();
-                    index.put(&place, &key, tombstone(epoch));
-                }
-                Err(e) if e.is_not_found() => self.observe_gone(&place, &key, start),
-                Err(e) => return Err(e.into()),
-            }
+        for result in join_all(deletes).await {
+            deleted |= result?;
         }
         if deleted { Ok(()) } else { Err(store_core::Error::NotFound { key }.into()) }
     }
