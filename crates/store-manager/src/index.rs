@@ -90,7 +90,8 @@ pub struct Entry {
 }
 
 impl Entry {
-    fn counts(&self) -> bool {
+    /// True when the entry is an object in the store (not a tombstone): it counts in the sums.
+    pub fn counts(&self) -> bool {
         !matches!(self.kind, Kind::Tombstone)
     }
 

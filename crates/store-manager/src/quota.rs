@@ -35,13 +35,13 @@ pub fn reserve(inner: &Arc<Inner>, key: &str, category: &Category, stored_size: 
     let settings = &inner.settings;
     let mut index = inner.index.lock().unwrap_or_else(PoisonError::into_inner);
     let here = Place::Live(category.clone());
-    let old_here = index.get(&here, key).filter(|e| e.version.is_some()).map(|e| e.stored_size);
+    let old_here = index.get(&here, key).filter(|e| e.counts()).map(|e| e.stored_size);
     let others: Vec<(Category, u64)> = index
         .folders
         .iter()
         .filter_map(|(place, folder)| match place {
             Place::Live(c) if c != category => {
-                folder.entries.get(key).filter(|e| e.version.is_some()).map(|e| (c.clone(), e.stored_size))
+                folder.entries.get(key).filter(|e| e.counts()).map(|e| (c.clone(), e.stored_size))
             }
             _ => None,
         })

@@ -73,8 +73,7 @@ impl Manager {
             let mut to_read = Vec::new();
             for (place, metas) in &groups {
                 let skip = place.prefix().len();
-                let folder = index.folders.get_mut(place);
-                let mut folder = folder;
+                let mut folder = index.folders.get_mut(place);
                 for meta in metas {
                     let key = &meta.key.as_str()[skip..];
                     match folder.as_mut().and_then(|f| f.entries.get_mut(key)) {
