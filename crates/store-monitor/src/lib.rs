@@ -32,8 +32,8 @@
 //! ## Prometheus
 //!
 //! [`Monitor::registry`] holds gauges for usage and limits (total and per category, label
-//! `category` only: never a key), the usage ratio, health level, thresholds, growth and days
-//! until full (`+Inf` when not growing), and cleanup counters. [`Monitor::serve_metrics`] serves
+//! `category` only: never a key), the usage ratio, health level, thresholds, growth and time
+//! until full (`objstore_time_until_full_seconds`, `+Inf` when not growing), and cleanup counters. [`Monitor::serve_metrics`] serves
 //! them on `GET /metrics`. The [`layer`] module adds operation counters and latency histograms
 //! as a layer on the store's Backend stack.
 

@@ -17,7 +17,7 @@ pub struct StoreMetrics {
     alert_threshold: Gauge,
     critical_threshold: Gauge,
     growth: Gauge,
-    days_until_full: Gauge,
+    time_until_full: Gauge,
     category_used: GaugeVec,
     category_quota: GaugeVec,
     category_files: GaugeVec,
@@ -57,9 +57,9 @@ impl StoreMetrics {
                 "The critical threshold, as a ratio of the limit.",
             )?,
             growth: f("objstore_growth_bytes_per_day", "Growth of the used bytes, fitted over the last 7 days.")?,
-            days_until_full: f(
-                "objstore_days_until_full",
-                "Days until full at the current growth (+Inf when not growing).",
+            time_until_full: f(
+                "objstore_time_until_full_seconds",
+                "Seconds until the store is full at the current growth (+Inf when not growing).",
             )?,
             category_used: v("objstore_category_used_bytes", "Bytes a category takes.")?,
             category_quota: v("objstore_category_quota_bytes", "A category's allocation, in bytes.")?,
@@ -87,7 +87,7 @@ impl StoreMetrics {
         self.alert_threshold.set(alert_pct / 100.0);
         self.critical_threshold.set(critical_pct / 100.0);
         self.growth.set(s.growth_rate_gb_per_day * crate::stats::GB);
-        self.days_until_full.set(s.days_until_full.unwrap_or(f64::INFINITY));
+        self.time_until_full.set(s.days_until_full.map_or(f64::INFINITY, |days| days * 86_400.0));
         self.category_used.reset();
         self.category_quota.reset();
         self.category_files.reset();

@@ -198,7 +198,7 @@ async fn report_and_metrics_after_known_operations() {
     assert_eq!(value("objstore_category_quota_bytes{category=\"trading_state\"}"), 512.0 * MB as f64);
     assert_eq!(value("objstore_health_level "), 0.0);
     assert_eq!(value("objstore_alert_threshold_ratio "), 0.8);
-    assert_eq!(value("objstore_days_until_full "), f64::INFINITY, "not growing");
+    assert_eq!(value("objstore_time_until_full_seconds "), f64::INFINITY, "not growing");
     assert!(
         text.contains("# HELP objstore_storage_used_bytes ")
             && text.contains("# TYPE objstore_storage_used_bytes gauge")
