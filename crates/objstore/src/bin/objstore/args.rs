@@ -72,4 +72,10 @@ pub enum Command {
     },
     /// Print how many bytes and objects the store holds.
     Usage,
+    /// Copy a folder's files into the store (resumable).
+    Import(crate::bulk::ImportArgs),
+    /// Copy objects into a folder (resumable).
+    Export(crate::bulk::ExportArgs),
+    /// Copy a whole store to another one, e.g. local disk to S3 (resumable).
+    Copy(crate::bulk::CopyArgs),
 }

@@ -11,6 +11,10 @@ use crate::exit;
 
 /// Runs the command; returns the exit code for outcomes that are not errors.
 pub async fn run(cli: Cli) -> Result<u8> {
+    if let Command::Copy(args) = cli.command {
+        crate::bulk::copy(args, cli.json, false).await?;
+        return Ok(0);
+    }
     let store = objstore::open(&cli.store).await?;
     match cli.command {
         Command::Put { key, file } => {
@@ -72,6 +76,9 @@ pub async fn run(cli: Cli) -> Result<u8> {
                 println!("{} in {} objects", objstore::error::human_bytes(usage.bytes), usage.objects);
             }
         }
+        Command::Import(args) => crate::bulk::import(&store, args, cli.json, false).await?,
+        Command::Export(args) => crate::bulk::export(&store, args, cli.json, false).await?,
+        Command::Copy(_) => unreachable!("handled above"),
     }
     Ok(0)
 }

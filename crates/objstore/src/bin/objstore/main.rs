@@ -15,6 +15,7 @@
 //! The store is `--store`, else `$OBJSTORE_URL`, else `file://./storage` (LEAN's folder).
 
 mod args;
+mod bulk;
 mod commands;
 mod exit;
 
