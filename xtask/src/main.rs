@@ -5,8 +5,9 @@
 //!   container image, starts the servers on loopback ports it chooses, runs the tests against
 //!   them, runs the MinIO suite when a `minio/minio` image is present, and stops every server it
 //!   started, also when a test fails; then checks and unit-tests the Prometheus alerting rules
-//!   with `promtool` (installing Debian's `prometheus` package when it is missing). ARGS go to
-//!   `cargo test`.
+//!   with `promtool`. Before the tests it finds `promtool` and `prometheus` (installing Debian's
+//!   `prometheus` package when they are missing) and passes their paths to the tests
+//!   (`OBJSTORE_TEST_PROMTOOL`, `OBJSTORE_TEST_PROMETHEUS`). ARGS go to `cargo test`.
 //! - `lint`: `cargo fmt --check`, clippy with warnings as errors, docs with warnings as errors.
 //! - `bench [ARGS]`: the benchmark tables (each figure beside its floor measured in the same
 //!   run), local disk and cache, then S3 against a SeaweedFS it starts; `--quick` for fewer
@@ -92,10 +93,17 @@ fn start_s3_servers(with_moto: bool) -> Result<S3Servers, String> {
 }
 
 fn test(extra: &[String]) -> Result<(), String> {
+    // store-monitor's tests/prometheus.rs lints the exposition with promtool and has a real
+    // Prometheus scrape the monitor; they fail without these variables.
+    let promtool = prometheus::ensure_promtool()?;
+    let server = prometheus::ensure_prometheus()?;
     let servers = start_s3_servers(true)?;
+    let mut env = servers.env.clone();
+    env.push(("OBJSTORE_TEST_PROMTOOL".to_string(), promtool.display().to_string()));
+    env.push(("OBJSTORE_TEST_PROMETHEUS".to_string(), server.display().to_string()));
     let mut args = vec!["test", "--workspace", "--all-features", "--locked"];
     args.extend(extra.iter().map(String::as_str));
-    let result = cargo(&args, &servers.env);
+    let result = cargo(&args, &env);
     match image::local_minio_tag() {
         Some(tag) if result.is_ok() => {
             let mut env = servers.env.clone();

@@ -1,10 +1,15 @@
 //! Prometheus's `promtool` and `prometheus` binaries, from Debian's `prometheus` package.
 //!
-//! `cargo xtask test` runs `promtool check rules` and `promtool test rules` on
-//! `deploy/prometheus/alerts.yml` and `deploy/prometheus/alerts_test.yml`. `promtool` is looked up
-//! on `PATH` (and in `/usr/bin`, where the package puts it); when it is missing, the package is
-//! installed with `apt-get`, which needs root. On a host running systemd the package also enables and starts a `prometheus` service
-//! (port 9090); in a container without an init system it stays stopped.
+//! `cargo xtask test` looks both up before the tests and hands their paths to them
+//! (`OBJSTORE_TEST_PROMTOOL`, `OBJSTORE_TEST_PROMETHEUS`: `store-monitor`'s `tests/prometheus.rs`
+//! lints the exposition with `promtool check metrics` and has a real Prometheus scrape the
+//! monitor); after the tests it runs `promtool check rules` and `promtool test rules` on
+//! `deploy/prometheus/alerts.yml` and `deploy/prometheus/alerts_test.yml`. The binaries are looked
+//! up on `PATH` (and in `/usr/bin`, where the package puts them); when one is missing, the package
+//! is installed with `apt-get`, which needs root. On a host running systemd the package also
+//! enables and starts a `prometheus` service (port 9090); in a container without an init system it
+//! stays stopped. The tests never use that service: they start their own `prometheus` on a free
+//! loopback port.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -18,7 +23,8 @@ const FALLBACK_DIRS: &[&str] = &["/usr/bin"];
 
 /// What to tell the user when the binaries cannot be installed automatically.
 const HINT: &str = "install Debian's `prometheus` package yourself (`sudo apt-get install prometheus`), or \
-                    download Prometheus 2.x from https://prometheus.io/download/ and put `promtool` on PATH";
+                    download Prometheus 2.x from https://prometheus.io/download/ and put `promtool` and \
+                    `prometheus` on PATH";
 
 /// Returns the path of `promtool`, installing Debian's `prometheus` package when it is not on
 /// `PATH`.
@@ -29,6 +35,12 @@ const HINT: &str = "install Debian's `prometheus` package yourself (`sudo apt-ge
 /// neither the lookup nor the install succeeds.
 pub fn ensure_promtool() -> Result<PathBuf, String> {
     ensure("promtool")
+}
+
+/// Returns the path of the `prometheus` server binary, installing Debian's `prometheus` package
+/// (the same package as `promtool`, the same way as [`ensure_promtool`]) when it is not on `PATH`.
+pub fn ensure_prometheus() -> Result<PathBuf, String> {
+    ensure("prometheus")
 }
 
 /// Finds `name`, installing the package if it is missing.

@@ -266,6 +266,7 @@ mod tests {
             .build()
             .await
             .unwrap();
+        assert_eq!(store.cache_stats().unwrap().hits, 0, "counting starts");
         store.save("k", "v").await.unwrap();
         // A cache hit is answered by get_ready, and still passes through both outside layers.
         assert_eq!(store.read("k").await.unwrap(), "v");

@@ -401,11 +401,16 @@ impl ObjectStore {
     /// [`CacheStats`] for what counts as a hit. For monitoring: each call settles the cache's
     /// pending housekeeping.
     ///
+    /// Hits and misses are counted from the first call on (so a store nobody watches does not
+    /// pay for counting on every cached read); call it once when you start watching, as a
+    /// monitor does when it is made.
+    ///
     /// ```
     /// use store_core::{CacheOptions, CachePolicy, ObjectStore};
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// let trust = CacheOptions { policy: CachePolicy::Trust, ..CacheOptions::default() };
     /// let store = ObjectStore::builder("memory://").cache(trust).build().await?;
+    /// assert_eq!(store.cache_stats().unwrap().hits, 0); // starts counting
     /// store.save("k", "v").await?;
     /// store.read("k").await?;
     /// let stats = store.cache_stats().unwrap();

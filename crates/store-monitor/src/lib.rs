@@ -34,9 +34,12 @@
 //! [`Monitor::registry`] holds gauges for usage and limits (total and per category, label
 //! `category` only: never a key), the usage ratio, health level, thresholds, growth and time
 //! until full (`objstore_time_until_full_seconds`, `+Inf` when not growing), and cleanup counters. [`Monitor::serve_metrics`] serves
-//! them on `GET /metrics`. The [`layer`] module adds operation counters and latency histograms
-//! as a layer on the store's Backend stack.
+//! them on `GET /metrics`, with the read cache's hits, misses, evictions and size
+//! ([`cache_metrics`]) when the store has a cache. The [`layer`] module adds operation counters
+//! and latency histograms as a layer on the store's Backend stack; build the store with it and
+//! give its registry to [`Monitor::with_registry`] to serve everything on one endpoint.
 
+pub mod cache_metrics;
 pub mod error;
 pub mod history;
 pub mod layer;

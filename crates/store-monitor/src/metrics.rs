@@ -103,3 +103,47 @@ impl StoreMetrics {
         }
     }
 }
+
+/// Writes infinite sample values as the text format spells them (`+Inf`, `-Inf`): the
+/// `prometheus` crate prints Rust's `inf`, which Prometheus accepts but stricter parsers
+/// (OpenMetrics) refuse. Only a line's last field is a value (no timestamps are written), and
+/// label values are quoted, so only values change.
+pub fn spell_infinities(text: String) -> String {
+    if !text.contains("inf\n") {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for line in text.split_inclusive('\n') {
+        let body = line.strip_suffix('\n').unwrap_or(line);
+        let fixed = match body.rsplit_once(' ') {
+            Some((head, "inf")) if !body.starts_with('#') => Some(format!("{head} +Inf")),
+            Some((head, "-inf")) if !body.starts_with('#') => Some(format!("{head} -Inf")),
+            _ => None,
+        };
+        match fixed {
+            Some(fixed) => {
+                out.push_str(&fixed);
+                if line.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spell_infinities;
+
+    #[test]
+    fn infinite_values_are_spelled_as_the_text_format_wants() {
+        let text = "# HELP a_seconds Time (inf when never).\na_seconds inf\nb{category=\"inf\"} -inf\nc 1\n";
+        assert_eq!(
+            spell_infinities(text.to_string()),
+            "# HELP a_seconds Time (inf when never).\na_seconds +Inf\nb{category=\"inf\"} -Inf\nc 1\n"
+        );
+        assert_eq!(spell_infinities("c 1\n".into()), "c 1\n");
+    }
+}

@@ -9,6 +9,7 @@ use serde::Serialize;
 use store_manager::{CleanupReport, Manager};
 use tokio::task::JoinHandle;
 
+use crate::cache_metrics::CacheMetrics;
 use crate::error::{Error, Result};
 use crate::history::{self, History, Sample};
 use crate::metrics::StoreMetrics;
@@ -54,8 +55,40 @@ pub struct CheckOutcome {
 impl Monitor {
     /// A monitor over `manager`, with thresholds from its settings (`usage_monitoring`).
     pub fn new(manager: Manager) -> Self {
-        let registry = Registry::new();
-        let metrics = StoreMetrics::new(&registry).map_err(|e| e.to_string());
+        Monitor::with_registry(manager, Registry::new())
+    }
+
+    /// A monitor that registers its metrics with `registry`, beside what is already there: the
+    /// way to serve the [operation metrics](crate::layer) of the store's stack on the same
+    /// `/metrics`.
+    ///
+    /// ```
+    /// use store_core::ObjectStore;
+    /// use store_manager::{Manager, Settings};
+    /// use store_monitor::{Monitor, layer::OperationMetrics};
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let registry = prometheus::Registry::new();
+    /// let operations = OperationMetrics::new(&registry)?;
+    /// let store = ObjectStore::builder("memory://").layer(operations.layer()).build().await?;
+    /// let monitor = Monitor::with_registry(Manager::new(store, Settings::default()), registry);
+    /// let text = monitor.metrics_text().await?;
+    /// assert!(text.contains("objstore_storage_used_bytes") && text.contains("objstore_operations_total"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+    /// ```
+    ///
+    /// The read cache's counters (`objstore_cache_*`) are registered too when the store has a
+    /// cache. Registering fails when `registry` already holds a metric of the same name (for
+    /// example, a second monitor on one registry); the monitor still works, and
+    /// [`Monitor::metrics_text`] reports the failure.
+    pub fn with_registry(manager: Manager, registry: Registry) -> Self {
+        let metrics = StoreMetrics::new(&registry).and_then(|metrics| {
+            // Asking also starts the cache's hit and miss counters (see `cache_stats`).
+            if manager.store().cache_stats().is_some() {
+                registry.register(Box::new(CacheMetrics::new(manager.store().clone())?))?;
+            }
+            Ok(metrics)
+        });
+        let metrics = metrics.map_err(|e| e.to_string());
         Monitor { inner: Arc::new(Inner { manager, registry, metrics, check_lock: tokio::sync::Mutex::new(()) }) }
     }
 
@@ -267,7 +300,8 @@ impl Monitor {
         metrics.update(&s, Health::judge(s.usage_ratio(), settings), m.alert_threshold_pct, m.critical_threshold_pct);
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.inner.registry.gather(), &mut out)?;
-        String::from_utf8(out).map_err(|e| Error::Metrics(prometheus::Error::Msg(e.to_string())))
+        let text = String::from_utf8(out).map_err(|e| Error::Metrics(prometheus::Error::Msg(e.to_string())))?;
+        Ok(crate::metrics::spell_infinities(text))
     }
 
     /// Serves `GET /metrics` on `addr` until the task is dropped or the server fails.

@@ -1,30 +1,63 @@
-//! The monitor on local disk: statistics with growth (injected clock), every health level and its
-//! action, suggestions, the report, and metric values after known operations.
+//! The monitor's suite, run on local disk, SeaweedFS and moto: statistics with growth (injected
+//! clock), every health level and its action, suggestions, the report, and metric values
+//! (store, category, cache and operation families) after known operations.
+//!
+//! The S3 cases need the servers `cargo xtask test` starts (it sets `OBJSTORE_TEST_S3_SEAWEEDFS`
+//! and `OBJSTORE_TEST_S3_MOTO`); without them they fail, saying so. They never pass by skipping.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use backend_local as _;
+use backend_s3 as _;
 use serde_json::json;
+use store_core::{CacheOptions, CachePolicy, ObjectStore};
 use store_manager::clock::ManualClock;
 use store_manager::{Category, Manager, SaveOptions, Settings};
+use store_monitor::layer::OperationMetrics;
 use store_monitor::{Health, Monitor};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const MB: u64 = 1024 * 1024;
 
+/// One case's storage (a fresh folder, or a fresh prefix of an S3 test bucket) and clock.
 struct Env {
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
     url: String,
     clock: ManualClock,
 }
 
 impl Env {
-    fn new() -> Env {
+    fn at(url: String, dir: Option<tempfile::TempDir>) -> Env {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_736_899_200);
+        Env { _dir: dir, url, clock: ManualClock::new(start) }
+    }
+
+    fn local() -> Env {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("file://{}", dir.path().display());
-        Env { _dir: dir, url, clock: ManualClock::new(SystemTime::UNIX_EPOCH + Duration::from_secs(1_736_899_200)) }
+        Env::at(format!("file://{}", dir.path().display()), Some(dir))
+    }
+
+    /// A fresh prefix of the test bucket of the S3 server `var` names.
+    fn s3(var: &str, server: &str) -> Env {
+        let base = std::env::var(var).unwrap_or_else(|_| {
+            panic!(
+                "the S3 cases need {server}: run `cargo xtask test`, which installs and starts it on loopback, \
+                 or set {var}=s3://BUCKET?endpoint=...&allow_http=true&access_key_id=...&secret_access_key=..."
+            )
+        });
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let unique = format!(
+            "{}-{}-{}",
+            std::process::id(),
+            SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let rest = base.strip_prefix("s3://").expect("an s3:// URL");
+        let (bucket, query) = rest.split_once('?').unwrap_or((rest, ""));
+        Env::at(format!("s3://{}/monitor-{unique}?{query}", bucket.trim_end_matches('/')), None)
     }
 
     async fn manager(&self, settings: serde_json::Value) -> Manager {
@@ -45,9 +78,7 @@ fn blob(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-#[tokio::test]
-async fn growth_and_days_until_full_from_the_history() {
-    let env = Env::new();
+async fn growth_and_days_until_full_from_the_history(env: Env) {
     // 0.01 GB store (about 10 MiB), growing 1 MiB a day.
     let manager = env.manager(json!({"max_storage_gb": 0.009765625, "max_file_size_mb": 2})).await;
     let monitor = Monitor::new(manager.clone());
@@ -82,9 +113,7 @@ async fn growth_and_days_until_full_from_the_history() {
     assert_eq!(s.days_until_full, None);
 }
 
-#[tokio::test]
-async fn every_health_level_and_its_action() {
-    let env = Env::new();
+async fn every_health_level_and_its_action(env: Env) {
     let settings = json!({"max_files": 10, "auto_cleanup": {"archive_before_delete": false}});
     let manager = env.manager(settings).await;
     let monitor = Monitor::new(manager.clone());
@@ -130,9 +159,7 @@ async fn every_health_level_and_its_action() {
     manager.save("k0", &0, opts()).await.unwrap();
 }
 
-#[tokio::test]
-async fn suggestions_name_concrete_actions() {
-    let env = Env::new();
+async fn suggestions_name_concrete_actions(env: Env) {
     // 13 of 14 files: above the warning threshold.
     let writer = env.manager(json!({"tier": "free", "max_files": 14})).await;
     for i in 0..12 {
@@ -157,9 +184,7 @@ async fn suggestions_name_concrete_actions() {
     assert!(suggestions.actions[3].reason.contains("the 2GB tier"), "{}", suggestions.actions[3].reason);
 }
 
-#[tokio::test]
-async fn report_and_metrics_after_known_operations() {
-    let env = Env::new();
+async fn report_and_metrics_after_known_operations(env: Env) {
     let manager = env.manager(json!({"storage_allocation": {"trading_state": 0.5}})).await;
     for i in 0..3 {
         manager.save_bytes(&format!("s{i}"), blob(200_000, i), SaveOptions::new(Category::TradingState)).await.unwrap();
@@ -198,7 +223,7 @@ async fn report_and_metrics_after_known_operations() {
     assert_eq!(value("objstore_category_quota_bytes{category=\"trading_state\"}"), 512.0 * MB as f64);
     assert_eq!(value("objstore_health_level "), 0.0);
     assert_eq!(value("objstore_alert_threshold_ratio "), 0.8);
-    assert_eq!(value("objstore_time_until_full_seconds "), f64::INFINITY, "not growing");
+    assert!(text.contains("\nobjstore_time_until_full_seconds +Inf\n"), "not growing, spelled +Inf: {text}");
     assert!(
         text.contains("# HELP objstore_storage_used_bytes ")
             && text.contains("# TYPE objstore_storage_used_bytes gauge")
@@ -219,3 +244,80 @@ async fn report_and_metrics_after_known_operations() {
     assert!(response.contains("objstore_files 4"));
     task.abort();
 }
+
+async fn cache_and_operation_metrics_after_known_operations(env: Env) {
+    let registry = prometheus::Registry::new();
+    let operations = OperationMetrics::new(&registry).unwrap();
+    let trust = CacheOptions { policy: CachePolicy::Trust, ..CacheOptions::default() };
+    let store = ObjectStore::builder(&env.url).cache(trust).layer(operations.layer()).build().await.unwrap();
+    let settings = Settings::from_json(r#"{"max_files": 100}"#).unwrap();
+    let manager = Manager::with_clock(store.clone(), settings, env.clock.clone());
+    let monitor = Monitor::with_registry(manager.clone(), registry);
+    manager.save_bytes("spy", blob(1000, 1), SaveOptions::new(Category::TradingState)).await.unwrap();
+    manager.save_bytes("qqq", blob(2000, 2), SaveOptions::new(Category::TradingState)).await.unwrap();
+    // Three cached reads (the save filled the cache) and one read of an absent key.
+    for _ in 0..3 {
+        assert!(store.read_bytes("trading_state/spy").await.unwrap().len() > 1000);
+    }
+    assert!(store.read_bytes("trading_state/absent").await.unwrap_err().is_not_found());
+    let text = monitor.metrics_text().await.unwrap();
+    let value = |series: &str| -> f64 {
+        let line = text.lines().find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '));
+        line.unwrap_or_else(|| panic!("{series} in\n{text}")).rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    assert_eq!(value("objstore_cache_hits_total"), 3.0);
+    // The absent key, and the monitor's own read of its usage history (none yet).
+    assert_eq!(value("objstore_cache_misses_total"), 2.0);
+    assert_eq!(value("objstore_cache_entries"), 2.0, "the two saved objects");
+    assert!(value("objstore_cache_bytes") > 3000.0);
+    assert_eq!(value("objstore_cache_evictions_total"), 0.0);
+    assert_eq!(value(r#"objstore_operations_total{operation="get_ready",result="ok"}"#), 3.0);
+    assert_eq!(value(r#"objstore_operations_total{operation="put",result="ok"}"#), 2.0);
+    assert_eq!(value(r#"objstore_operations_total{operation="get",result="not_found"}"#), 2.0);
+    assert_eq!(value(r#"objstore_operation_duration_seconds_count{operation="put",result="ok"}"#), 2.0);
+    assert_eq!(value("objstore_files"), 2.0);
+    assert_eq!(value(r#"objstore_category_files{category="trading_state"}"#), 2.0);
+    // A store without a cache exports no cache family; a second monitor on one registry is refused.
+    let uncached = ObjectStore::builder(&env.url).cache(CacheOptions::DISABLED).build().await.unwrap();
+    let plain = Monitor::new(Manager::with_clock(uncached, Settings::default(), env.clock.clone()));
+    assert!(!plain.metrics_text().await.unwrap().contains("objstore_cache_"));
+    let twice = Monitor::with_registry(manager, monitor.registry().clone());
+    assert!(twice.metrics_text().await.is_err(), "the same metric names registered twice");
+}
+
+macro_rules! monitor_suite {
+    ($backend:ident, $env:expr) => {
+        mod $backend {
+            use super::*;
+
+            #[tokio::test]
+            async fn growth_and_days_until_full_from_the_history() {
+                super::growth_and_days_until_full_from_the_history($env).await;
+            }
+
+            #[tokio::test]
+            async fn every_health_level_and_its_action() {
+                super::every_health_level_and_its_action($env).await;
+            }
+
+            #[tokio::test]
+            async fn suggestions_name_concrete_actions() {
+                super::suggestions_name_concrete_actions($env).await;
+            }
+
+            #[tokio::test]
+            async fn report_and_metrics_after_known_operations() {
+                super::report_and_metrics_after_known_operations($env).await;
+            }
+
+            #[tokio::test]
+            async fn cache_and_operation_metrics_after_known_operations() {
+                super::cache_and_operation_metrics_after_known_operations($env).await;
+            }
+        }
+    };
+}
+
+monitor_suite!(local, Env::local());
+monitor_suite!(seaweedfs, Env::s3("OBJSTORE_TEST_S3_SEAWEEDFS", "SeaweedFS"));
+monitor_suite!(moto, Env::s3("OBJSTORE_TEST_S3_MOTO", "moto"));
