@@ -52,5 +52,7 @@ pub mod suggest;
 
 pub use error::{Error, Result};
 pub use monitor::{CheckOutcome, Monitor};
+/// The `prometheus` crate this one registers with (use it for registries, to match versions).
+pub use prometheus;
 pub use stats::{CategoryStats, Health, Statistics};
 pub use suggest::{Action, Suggestions};

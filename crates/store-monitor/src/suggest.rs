@@ -38,8 +38,12 @@ pub fn next_tier(tier: Tier) -> Option<Tier> {
 }
 
 /// Builds the suggestions from statistics, the oldest keys of the fullest category and the tier.
+/// Expired objects and categories over their allocation are always named; deleting live data and
+/// a larger tier only once usage reaches the warning threshold (`alert_pct`).
 pub fn build(s: &Statistics, fullest: Option<(Category, Vec<String>)>, tier: Tier, alert_pct: f64) -> Suggestions {
     let mut actions = Vec::new();
+    let ratio = s.usage_ratio() * 100.0;
+    let filling_up = ratio >= alert_pct;
     if s.expired_files > 0 {
         actions.push(Action {
             action: "cleanup_expired".into(),
@@ -67,6 +71,7 @@ pub fn build(s: &Statistics, fullest: Option<(Category, Vec<String>)>, tier: Tie
         }
     }
     if let Some((category, keys)) = fullest
+        && filling_up
         && !keys.is_empty()
     {
         let size = s.by_category.get(&category).map_or(0, |c| c.size_bytes);
@@ -81,10 +86,7 @@ pub fn build(s: &Statistics, fullest: Option<(Category, Vec<String>)>, tier: Tie
             bytes: None,
         });
     }
-    let ratio = s.usage_ratio() * 100.0;
-    if ratio >= alert_pct
-        && let Some(next) = next_tier(tier)
-    {
+    if filling_up && let Some(next) = next_tier(tier) {
         actions.push(Action {
             action: "upgrade_tier".into(),
             reason: format!("usage is at {ratio:.1}% of the {tier} tier; the {next} tier has more room"),

@@ -192,6 +192,8 @@ async fn report_and_metrics_after_known_operations(env: Env) {
     manager.save("m", &json!({"a": 1}), SaveOptions::new(Category::MlModels)).await.unwrap();
     let monitor = Monitor::new(manager);
     let s = monitor.get_statistics().await.unwrap();
+    // Healthy, nothing expired, every category within its allocation: nothing to suggest.
+    assert_eq!(monitor.suggest_cleanup().await.unwrap().actions, []);
     let report = monitor.report().await.unwrap();
     assert!(
         report.starts_with(&format!("{}\nOBJECT STORE STATISTICS\n{}\n", "=".repeat(50), "=".repeat(50))),

@@ -1,30 +1,47 @@
-//! `objstore`: the Object Store from a shell.
+//! `objstore`: the Object Store from a shell (docs/CLI.md is its manual).
 //!
 //! ```text
-//! objstore [--store URL] [--json] <command>
-//!   put KEY [FILE|-]      save a file (or stdin) under KEY
+//! objstore [--store URL] [--settings FILE] [--managed] [--json] [--quiet] <command>
+//!   put KEY [FILE|-]      save a file (or stdin) under KEY   [--category C --expire-days N --meta k=v --compress]
 //!   get KEY [-o FILE]     raw bytes to stdout (or FILE)
 //!   cat KEY               the value as text
 //!   exists KEY            exit 0 when present, 1 when absent
 //!   rm KEY...             delete keys
-//!   ls [PREFIX] [--long]  list keys (with size and modification time)
+//!   ls [PREFIX]           list keys [--long] [--category C]
 //!   path KEY              a local file path for KEY (get_file_path)
 //!   usage                 bytes and objects stored
+//!   meta KEY              a managed object's category, sizes, times, metadata
+//!   stats | report        usage by category, growth, days until full
+//!   health                exit 0 healthy, 20 warning, 21 critical, 22 full
+//!   cleanup [--dry-run]   remove expired objects and archived copies past retention
+//!   suggest               cleanup actions with reasons
+//!   monitor --listen ADDR periodic checks and GET /metrics
+//!   completions SHELL     shell completions
+//!   import | export | copy   bulk copies (bulk.rs)
 //! ```
 //!
 //! The store is `--store`, else `$OBJSTORE_URL`, else `file://./storage` (LEAN's folder).
+//! Modules: `args` (clap), `commands` (dispatch), `plain` and `managed` (key commands in each
+//! mode), `cleanup`, `monitor_cmd`, `output` (tables, sizes, JSON, stdout), `exit` (codes, hints).
 
 mod args;
 mod bulk;
+mod cleanup;
 mod commands;
 mod exit;
+mod managed;
+mod monitor_cmd;
+mod output;
+mod plain;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
     let args = args::Cli::parse();
+    init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -34,12 +51,33 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(commands::run(args)) {
         Ok(code) => ExitCode::from(code),
-        Err(e) => {
-            eprintln!("objstore: error: {e}");
-            if let Some(hint) = exit::hint(&e) {
-                eprintln!("hint: {hint}");
-            }
-            ExitCode::from(exit::code(&e))
+        Err(failure) => {
+            report(&failure);
+            ExitCode::from(failure.code)
         }
     }
+}
+
+/// Prints a failure on standard error: one line, and the hint on a second one.
+pub fn report(failure: &exit::Failure) {
+    if failure.silent {
+        return;
+    }
+    // A closed standard error is no reason to panic.
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "objstore: error: {}", failure.message);
+    if let Some(hint) = &failure.hint {
+        let _ = writeln!(err, "hint: {hint}");
+    }
+}
+
+/// Tracing on standard error when `RUST_LOG` is set (e.g. `RUST_LOG=debug`, `RUST_LOG=objstore=trace`).
+fn init_tracing() {
+    let Some(filter) = std::env::var_os("RUST_LOG").filter(|v| !v.is_empty()) else { return };
+    let filter = tracing_subscriber::EnvFilter::builder().parse_lossy(filter.to_string_lossy());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
 }

@@ -1,0 +1,221 @@
+//! Plain mode: objects exactly as they are in the store (put, get, cat, exists, rm, ls, path,
+//! usage). When a key is missing but the manager holds it (`CATEGORY/KEY`), the error says how to
+//! read it; when `get` returns a managed object's stored frame, a note says so.
+
+use std::path::PathBuf;
+
+use futures::TryStreamExt;
+use objstore::ObjectStore;
+use objstore::manager::{Category, format};
+
+use crate::commands::Ctx;
+use crate::exit::{self, CliResult, Failure};
+use crate::output::{self, Stdout};
+
+/// `put KEY [FILE|-]`.
+pub async fn put(ctx: &Ctx, key: &str, bytes: Vec<u8>) -> CliResult<()> {
+    let size = bytes.len();
+    ctx.store.save_bytes(key, bytes).await?;
+    if ctx.json {
+        output::json(&serde_json::json!({"key": key, "size": size}))?;
+    }
+    Ok(())
+}
+
+/// `get KEY [-o FILE]`.
+pub async fn get(ctx: &Ctx, key: &str, to: Option<PathBuf>) -> CliResult<()> {
+    let bytes = read(ctx, key).await?;
+    if bytes.starts_with(&format::MAGIC) {
+        frame_note(ctx, key);
+    }
+    write_value(ctx, key, &bytes, to).await
+}
+
+/// Delivers a value `get` read: to standard output (no FILE, or `-`), or to FILE (with a JSON
+/// summary under --json).
+pub async fn write_value(ctx: &Ctx, key: &str, bytes: &[u8], to: Option<PathBuf>) -> CliResult<()> {
+    match to {
+        Some(path) if path.as_os_str() != "-" => {
+            tokio::fs::write(&path, bytes)
+                .await
+                .map_err(|e| Failure::from(objstore::Error::io(format!("cannot write {}", path.display()), e)))?;
+            if ctx.json {
+                output::json(&serde_json::json!({"key": key, "size": bytes.len(), "path": path}))?;
+            }
+            Ok(())
+        }
+        _ => {
+            let mut out = Stdout::new();
+            out.bytes(bytes)?;
+            out.flush()
+        }
+    }
+}
+
+/// `cat KEY`.
+pub async fn cat(ctx: &Ctx, key: &str) -> CliResult<()> {
+    let bytes = read(ctx, key).await?;
+    let text = match std::str::from_utf8(&bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let failure = Failure::new(exit::INVALID, format!("cannot read '{key}' as UTF-8 text: {e}"));
+            return Err(match managed_name(key).filter(|_| bytes.starts_with(&format::MAGIC)) {
+                Some((_, inner)) => failure.hint(format!(
+                    "'{key}' is a managed object's stored frame: `objstore --managed cat {inner}` reads its value"
+                )),
+                None => failure.hint(format!("it holds binary data: `objstore get {key} -o FILE` writes its bytes")),
+            });
+        }
+    };
+    write_text(ctx, key, text)
+}
+
+/// Prints a value as text (on a terminal, ending it with a newline when it has none), or with
+/// --json as `{"key": KEY, "value": TEXT}`.
+pub fn write_text(ctx: &Ctx, key: &str, text: &str) -> CliResult<()> {
+    if ctx.json {
+        return output::json(&serde_json::json!({"key": key, "value": text}));
+    }
+    let mut out = Stdout::new();
+    out.bytes(text.as_bytes())?;
+    if !text.is_empty() && !text.ends_with('\n') && std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+        out.bytes(b"\n")?;
+    }
+    out.flush()
+}
+
+/// `exists KEY`: 0 when present, 1 when absent.
+pub async fn exists(ctx: &Ctx, key: &str) -> CliResult<u8> {
+    let present = ctx.store.contains_key(key).await?;
+    if ctx.json {
+        output::json(&serde_json::json!({"key": key, "exists": present}))?;
+    }
+    Ok(if present { 0 } else { exit::ABSENT })
+}
+
+/// `rm KEY...`: deletes every key it can; missing keys are reported (unless --force) and the
+/// exit code is the first failure's.
+pub async fn rm(ctx: &Ctx, keys: &[String], force: bool) -> CliResult<()> {
+    let mut deleted = Vec::new();
+    let mut missing = Vec::new();
+    for key in keys {
+        match ctx.store.delete(key).await {
+            Ok(()) => deleted.push(key.as_str()),
+            Err(e) if e.is_not_found() => missing.push(key.as_str()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut failures = Vec::new();
+    if !force {
+        for key in &missing {
+            failures.push(not_found(&ctx.store, key).await);
+        }
+    }
+    finish_rm(ctx, &deleted, &missing, failures)
+}
+
+/// Reports what `rm` did (shared with managed mode): the JSON summary, then one error line per
+/// key that was missing; the exit code is the first failure's.
+pub fn finish_rm(ctx: &Ctx, deleted: &[&str], missing: &[&str], failures: Vec<Failure>) -> CliResult<()> {
+    if ctx.json {
+        output::json(&serde_json::json!({"deleted": deleted, "not_found": missing}))?;
+    }
+    let Some(code) = failures.first().map(|f| f.code) else { return Ok(()) };
+    for failure in &failures {
+        crate::report(failure);
+    }
+    Err(Failure { message: String::new(), code, hint: None, silent: true })
+}
+
+/// `ls [PREFIX] [--long]`: streamed, so that a listing of millions of keys starts at once.
+pub async fn ls(ctx: &Ctx, prefix: &str, long: bool) -> CliResult<()> {
+    let mut out = Stdout::new();
+    if !long && !ctx.json {
+        let mut keys = ctx.store.list_keys(prefix);
+        while let Some(key) = keys.try_next().await? {
+            out.line(key.as_str())?;
+        }
+        return out.flush();
+    }
+    if !ctx.json {
+        out.line(&format!("{:>10}  {:<20}  KEY", "SIZE", "MODIFIED"))?;
+    }
+    let mut metas = ctx.store.list(prefix);
+    while let Some(meta) = metas.try_next().await? {
+        let modified = meta.modified.map(output::time);
+        if ctx.json {
+            out.json(&serde_json::json!({
+                "key": meta.key.as_str(), "size": meta.size, "modified": modified, "version": meta.version.as_str(),
+            }))?;
+        } else {
+            let size = output::size(meta.size);
+            let modified = modified.unwrap_or_else(|| "-".into());
+            out.line(&format!("{size:>10}  {modified:<20}  {}", meta.key))?;
+        }
+    }
+    out.flush()
+}
+
+/// `path KEY`.
+pub async fn path(ctx: &Ctx, key: &str) -> CliResult<()> {
+    let path = ctx.store.get_file_path(key).await?;
+    if ctx.json {
+        output::json(&serde_json::json!({"key": key, "path": path}))
+    } else {
+        output::text(&path.display().to_string())
+    }
+}
+
+/// `usage`.
+pub async fn usage(ctx: &Ctx) -> CliResult<()> {
+    let usage = ctx.store.usage().await?;
+    if ctx.json {
+        output::json(&serde_json::json!({"bytes": usage.bytes, "objects": usage.objects}))
+    } else {
+        output::text(&format!("{} in {} objects", output::size(usage.bytes), usage.objects))
+    }
+}
+
+/// The value of `key`; a missing key's error says whether the manager holds it.
+async fn read(ctx: &Ctx, key: &str) -> CliResult<bytes::Bytes> {
+    match ctx.store.read_bytes(key).await {
+        Ok(bytes) => Ok(bytes),
+        Err(e) if e.is_not_found() => Err(not_found(&ctx.store, key).await),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// "no object with key": with a hint to managed mode when the manager holds the key.
+pub async fn not_found(store: &ObjectStore, key: &str) -> Failure {
+    let failure = Failure::not_found(key);
+    match managed_copy(store, key).await {
+        Some(category) => failure.hint(format!(
+            "the manager holds '{key}' (stored as '{category}/{key}'): read it in managed mode, \
+             `objstore --managed get {key}` (or --settings FILE)"
+        )),
+        None => failure,
+    }
+}
+
+/// The built-in category whose folder holds `key`, if one does (probed on the error path only).
+async fn managed_copy(store: &ObjectStore, key: &str) -> Option<Category> {
+    let probes = Category::BUILTIN.into_iter().map(|category| async move {
+        let found = store.head(&format!("{category}/{key}")).await.is_ok();
+        found.then_some(category)
+    });
+    futures::future::join_all(probes).await.into_iter().flatten().next()
+}
+
+/// `CATEGORY/KEY` split, when the first segment names a category.
+fn managed_name(store_key: &str) -> Option<(Category, &str)> {
+    let (first, rest) = store_key.split_once('/')?;
+    Some((Category::parse(first).ok()?, rest))
+}
+
+fn frame_note(ctx: &Ctx, key: &str) {
+    let how = match managed_name(key) {
+        Some((_, inner)) => format!("`objstore --managed get {inner}` gives its value"),
+        None => "managed mode (--managed or --settings FILE) gives its value".to_string(),
+    };
+    output::note(ctx.quiet, &format!("'{key}' is a managed object's stored frame (docs/FORMAT.md); {how}"));
+}
