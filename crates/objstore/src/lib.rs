@@ -56,6 +56,12 @@
 //! `Precondition`, `Serialization`, `Conflict`, `Io`, `Backend`, `Config`. The library never
 //! panics on bad input.
 //!
+//! ## Bulk copies
+//!
+//! [`transfer`] imports a folder into a store, exports a store into a folder and copies one store
+//! into another (local disk to S3 and back), with bounded parallelism, progress reports and
+//! resume: a re-run copies only what is missing or changed (`objstore import`, `export`, `copy`).
+//!
 //! ## Crates
 //!
 //! This crate re-exports `store-core` (the facade, keys, layers, the backend contract) and links
@@ -76,6 +82,11 @@ pub use backend_s3;
 pub use store_manager as manager;
 #[cfg(feature = "monitor")]
 pub use store_monitor as monitor;
+
+pub mod transfer;
+
+#[cfg(feature = "object-store-compat")]
+pub mod compat;
 
 /// The README's examples, run as doctests.
 #[doc = include_str!("../../../README.md")]

@@ -10,7 +10,7 @@ use futures::stream::{self, Stream, StreamExt, TryStreamExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::backend::{Backend, Capabilities, Object, ObjectMeta, PutMode, Usage, get_object};
+use crate::backend::{Backend, Capabilities, GetOptions, GetResult, Object, ObjectMeta, PutMode, Usage, get_object};
 use crate::builder::StoreBuilder;
 use crate::error::{Error, Format, Result};
 use crate::io::offload;
@@ -178,6 +178,21 @@ impl ObjectStore {
         let key = self.key(key)?;
         let object = get_object(&*self.shared.stack, &key).await?;
         Ok(Object { meta: ObjectMeta { key: self.local_key(object.meta.key), ..object.meta }, ..object })
+    }
+
+    /// A read with [`GetOptions`]: [`GetResult::NotModified`] when `opts.if_none_match` is still
+    /// the current version (a conditional read, as cheap as the backend makes it: a cache hit, a
+    /// stat on disk, a 304 on S3), else the value with its metadata. For adapters and caches of
+    /// their own that keep versions.
+    pub async fn read_object_with(&self, key: &str, opts: &GetOptions) -> Result<GetResult> {
+        let key = self.key(key)?;
+        Ok(match self.shared.stack.get(&key, opts).await? {
+            GetResult::Found(object) => GetResult::Found(Object {
+                meta: ObjectMeta { key: self.local_key(object.meta.key), ..object.meta },
+                ..object
+            }),
+            GetResult::NotModified => GetResult::NotModified,
+        })
     }
 
     /// The metadata of the object under `key` (size, version, modification time).

@@ -11,13 +11,18 @@
 //! the SeaweedFS that `cargo xtask bench` starts (floor: raw object_store on the same server).
 //!
 //! Options: `--quick` (fewer rounds), `--only NAME` (groups whose name contains NAME: `save`,
-//! `read`, `async`, `cached`, `keys`, `manager` (= `manager-io` and `manager-index`), `s3`).
+//! `read`, `async`, `cached`, `keys`, `manager` (= `manager-io` and `manager-index`), `s3`,
+//! `transfer` (import and copy of 10,000 files, see `transfer.rs`), `compat` (the object_store
+//! adapter beside the facade; needs `--features object-store-compat`, see `compat.rs`)).
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+#[cfg(feature = "object-store-compat")]
+mod compat;
 mod local;
 mod manager;
 mod s3;
+mod transfer;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -79,9 +84,15 @@ fn main() {
     if !rows.is_empty() {
         print_table("manager (local disk)", &config, &rows);
     }
+    #[cfg(feature = "object-store-compat")]
+    compat::main(&config);
     if config.wants("s3") {
         let rows = s3::run(&config);
         print_table("S3 (SeaweedFS on loopback)", &config, &rows);
+    }
+    if config.wants("transfer") {
+        let rows = transfer::run(&config);
+        print_table("bulk transfer (import, copy) beside the backend's own concurrent puts", &config, &rows);
     }
 }
 
