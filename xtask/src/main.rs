@@ -14,7 +14,11 @@
 //!   rounds, `--only NAME` for one group.
 //! - `servers`: starts SeaweedFS and moto, prints the variables that point tests at them, and
 //!   waits (Ctrl-C stops them).
+//! - `fuzz [--minutes N] [TARGET...]`: runs the cargo-fuzz targets of `fuzz/` (key parsing, frame
+//!   decoding) for N minutes each (default 2) on the nightly toolchain, installing cargo-fuzz when
+//!   missing; not a CI gate.
 
+mod fuzz;
 mod image;
 mod prometheus;
 mod servers;
@@ -26,7 +30,7 @@ use std::process::{Command, ExitCode};
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(task) = args.first() else {
-        eprintln!("usage: cargo xtask <test|lint|bench|servers> [args]");
+        eprintln!("usage: cargo xtask <test|lint|bench|servers|fuzz> [args]");
         return ExitCode::from(2);
     };
     let rest = &args[1..];
@@ -35,7 +39,8 @@ fn main() -> ExitCode {
         "lint" => lint(),
         "bench" => bench(rest),
         "servers" => serve(),
-        other => Err(format!("unknown task '{other}'; the tasks are test, lint, bench, servers")),
+        "fuzz" => fuzz::run(rest),
+        other => Err(format!("unknown task '{other}'; the tasks are test, lint, bench, servers, fuzz")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
