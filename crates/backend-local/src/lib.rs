@@ -335,7 +335,7 @@ impl Inner {
         };
         if let Some(parent) = parent {
             let kind = Root::kind_at(std::os::fd::AsFd::as_fd(&parent.fd), parent.name)
-                .map_err(|e| os_error(format!("cannot stat '{key}'"), e))?;
+                .map_err(|e| self.root.path_error(key, key.as_str(), e))?;
             match kind.map(|st| FileType::from_raw_mode(st.st_mode)) {
                 Some(FileType::Directory) => {
                     return Err(Error::Conflict {

@@ -52,7 +52,7 @@ impl Root {
     pub(crate) fn open_beneath(&self, relative: &str, flags: OFlags) -> std::result::Result<OwnedFd, Errno> {
         static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
         if !NO_OPENAT2.load(Ordering::Relaxed) {
-            match fs::openat2(&self.fd, relative, flags | OFlags::CLOEXEC, Mode::empty(), BENEATH) {
+            match openat2_beneath(&self.fd, relative, flags | OFlags::CLOEXEC) {
                 Err(Errno::NOSYS) => {
                     tracing::info!("openat2 is not available: symlinks under the store root will not be followed");
                     NO_OPENAT2.store(true, Ordering::Relaxed);
@@ -202,6 +202,26 @@ impl Root {
     }
 }
 
+/// How many times an `openat2` that answered `EAGAIN` is tried again.
+const OPENAT2_RETRIES: usize = 100;
+
+/// `openat2(RESOLVE_BENEATH)`, tried again when it answers `EAGAIN`: the kernel does so when a
+/// `..` on the way (in the path or in a symlink's target) races a rename anywhere on the system,
+/// and asks the caller to retry. Without the retry a read through such a symlink fails, or an
+/// object briefly vanishes from a listing, whenever anything else renames (every save does).
+fn openat2_beneath(dir: &OwnedFd, path: &str, flags: OFlags) -> std::result::Result<OwnedFd, Errno> {
+    let mut tries = 0;
+    loop {
+        match fs::openat2(dir, path, flags, Mode::empty(), BENEATH) {
+            Err(Errno::AGAIN) if tries < OPENAT2_RETRIES => {
+                tries += 1;
+                std::thread::yield_now();
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The first segment of `walked` that is not a folder (for conflict messages).
 fn first_file_in(root: &Root, walked: &str) -> Option<String> {
     let mut prefix = String::new();
@@ -210,9 +230,7 @@ fn first_file_in(root: &Root, walked: &str) -> Option<String> {
             prefix.push('/');
         }
         prefix.push_str(segment);
-        match fs::openat2(&root.fd, prefix.as_str(), OFlags::PATH | OFlags::CLOEXEC, Mode::empty(), BENEATH)
-            .and_then(fs::fstat)
-        {
+        match openat2_beneath(&root.fd, prefix.as_str(), OFlags::PATH | OFlags::CLOEXEC).and_then(fs::fstat) {
             Ok(st) if FileType::from_raw_mode(st.st_mode) != FileType::Directory => return Some(prefix),
             Ok(_) => {}
             Err(_) => return None,

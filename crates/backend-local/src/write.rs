@@ -224,7 +224,7 @@ impl Inner {
     /// What the key's name holds now.
     fn object_at(&self, key: &Key, parent: &Parent<'_>) -> Result<Current> {
         let kind =
-            Root::kind_at(parent.fd.as_fd(), parent.name).map_err(|e| os_error(format!("cannot stat '{key}'"), e))?;
+            Root::kind_at(parent.fd.as_fd(), parent.name).map_err(|e| self.root.path_error(key, key.as_str(), e))?;
         Ok(match kind {
             None => Current::Absent,
             Some(st) => match FileType::from_raw_mode(st.st_mode) {

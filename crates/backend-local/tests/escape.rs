@@ -902,14 +902,14 @@ fn symlink_again(sandbox: &Sandbox) {
     }
 }
 
-// ----- known bugs, demonstrated (ignored until fixed; run with `-- --ignored`) ---------------------
+// ----- bugs these tests found (fixed; kept as regressions) ---------------------
 
-/// `save_from_file` checks the key's path beneath the root (`local_path`), then reads the path
-/// with `std::fs::read`, which follows symlinks anywhere. A folder swapped for a symlink between
-/// the two makes it copy a file from outside the root into the store.
+/// `save_from_file` on local disk reads the object through the backend (beneath the root), not
+/// by path: it used to check the path with `local_path` and then read it with `std::fs::read`,
+/// which follows symlinks anywhere, so a folder swapped for a symlink between the two made it
+/// copy a file from outside the root into the store.
 #[test]
-#[ignore = "BUG: save_from_file reads by path after the check (TOCTOU): a swapped-in symlink copies an outside file into the store"]
-fn bug_save_from_file_follows_a_swapped_symlink_outside() {
+fn save_from_file_never_follows_a_swapped_symlink_outside() {
     let sandbox = Sandbox::new();
     std::fs::create_dir_all(sandbox.root.join("d")).unwrap_or_else(|e| panic!("{e}"));
     write(&sandbox.root.join("d/secret.txt"), b"INSIDE");
@@ -936,11 +936,10 @@ fn bug_save_from_file_follows_a_swapped_symlink_outside() {
     assert_eq!(stolen, None, "save_from_file copied a file from outside the root into the store");
 }
 
-/// A FIFO placed under the root: `save_from_file` opens it with a blocking `std::fs::read`, and
-/// waits forever for a writer (reads of the key answer NotFound at once).
+/// A FIFO placed under the root: `save_from_file` answers at once (it used to open it with a
+/// blocking `std::fs::read` and wait forever for a writer).
 #[test]
-#[ignore = "BUG: save_from_file on a key whose file is a FIFO blocks forever"]
-fn bug_save_from_file_on_a_fifo_hangs() {
+fn save_from_file_on_a_fifo_answers_at_once() {
     let sandbox = Sandbox::new();
     rustix::fs::mknodat(CWD, sandbox.root.join("fifo"), FileType::Fifo, Mode::from_raw_mode(0o644), 0)
         .unwrap_or_else(|e| panic!("mkfifo: {e}"));
@@ -951,12 +950,12 @@ fn bug_save_from_file_on_a_fifo_hangs() {
     assert!(answered.is_ok(), "{answered:?}");
 }
 
-/// A key whose file name (last segment) is over 255 bytes: the save answers `Io` ("cannot stat
-/// ...: File name too long"), where a long folder name, and a read of the same key, answer
-/// `InvalidKey` ("a segment is longer than the file system allows (255 bytes); shorten it").
+/// A key whose file name (last segment) is over 255 bytes: the save answers `InvalidKey` ("a
+/// segment is longer than the file system allows (255 bytes); shorten it"), as a long folder
+/// name and a read of the same key do (it used to answer `Io`: "cannot stat ...: File name too
+/// long").
 #[test]
-#[ignore = "BUG: saving a key whose last segment is over 255 bytes fails with Io, not InvalidKey"]
-fn bug_a_too_long_file_name_is_an_io_error() {
+fn a_too_long_file_name_is_an_invalid_key() {
     let sandbox = Sandbox::new();
     let store = sandbox.open();
     let long = "y".repeat(256);
@@ -975,8 +974,7 @@ fn bug_a_too_long_file_name_is_an_io_error() {
 /// to retry. The backend does not, so reads through such a link fail with
 /// `Io("Resource temporarily unavailable")` while saves (renames) run, in this store or any other.
 #[test]
-#[ignore = "BUG: open_beneath does not retry openat2's EAGAIN: paths through a '..' symlink inside the root fail while anything renames"]
-fn bug_a_dotdot_symlink_inside_fails_while_anything_renames() {
+fn a_dotdot_symlink_inside_keeps_working_while_anything_renames() {
     let sandbox = Sandbox::new();
     std::fs::create_dir_all(sandbox.root.join("real")).unwrap_or_else(|e| panic!("{e}"));
     write(&sandbox.root.join("real/file"), b"INSIDE");

@@ -340,12 +340,10 @@ async fn every_operation_under_every_access_on_disk() {
     matrix(Kind::Disk, "disk").await;
 }
 
-/// On local disk `get_file_path` hands out the object's own file, so a handle with read but not
-/// write permission changes a value by writing that file (no save, no write permission needed).
-/// Elsewhere it hands out a staged copy and `persist()` is refused. A design question for the
-/// lead: a read-only handle could get a staged copy (or a read-only path) on disk too.
+/// On local disk `get_file_path` hands out the object's own file to a handle that may write;
+/// a handle with read but not write permission gets a staged copy (as on S3), so writing that
+/// file cannot change the value, and `persist()` is refused.
 #[tokio::test]
-#[ignore = "DESIGN: on disk, get_file_path under read-only access returns the object file itself; writing it bypasses write permission"]
 async fn read_only_file_path_on_disk_cannot_change_the_value() {
     let target = Target::new(Kind::Disk);
     let owner = store_core::open(&target.url).await.unwrap_or_else(|e| panic!("{e}"));
@@ -353,6 +351,11 @@ async fn read_only_file_path_on_disk_cannot_change_the_value() {
     let read_only =
         ObjectStore::builder(&target.url).access(Access::READ_ONLY).build().await.unwrap_or_else(|e| panic!("{e}"));
     let path = read_only.get_file_path("existing").await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}")), "value", "a copy of the value");
+    let root = target.root.as_deref().unwrap_or_else(|| panic!("a disk target has a root"));
+    assert!(!path.starts_with(root), "{} is not the object's own file", path.display());
     std::fs::write(&path, "written through a read-only handle").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(owner.read("existing").await.unwrap_or_else(|e| panic!("{e}")), "value");
+    assert!(matches!(read_only.persist().await, Err(store_core::Error::PermissionDenied { .. })));
     assert_eq!(owner.read("existing").await.unwrap_or_else(|e| panic!("{e}")), "value");
 }

@@ -235,17 +235,26 @@ pub fn human_bytes(n: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
-/// Keys in messages are cut to a readable length.
+/// Keys in messages are cut to a readable length, with control characters escaped (`\n`,
+/// `\u{1b}`): a refused key must not forge log lines or drive a terminal when printed.
 pub(crate) fn shorten(s: &str) -> String {
     const MAX: usize = 200;
-    if s.len() <= MAX {
-        return s.to_string();
-    }
-    let mut end = MAX;
+    let mut end = s.len().min(MAX);
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}… ({} bytes)", &s[..end], s.len())
+    let mut out = String::with_capacity(end + 16);
+    for c in s[..end].chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    if end < s.len() {
+        out.push_str(&format!("… ({} bytes)", s.len()));
+    }
+    out
 }
 
 impl Error {

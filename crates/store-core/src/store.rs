@@ -337,9 +337,12 @@ impl ObjectStore {
     /// On local disk the path is the object itself: writing it changes the value (call
     /// [`ObjectStore::save_from_file`] to make the write durable and count it against limits).
     /// Elsewhere the path is a staged copy; [`ObjectStore::persist`] or `save_from_file` uploads it.
+    /// A handle without write access gets a staged copy on local disk too, so that writing the
+    /// file cannot change the value behind its back.
     pub async fn get_file_path(&self, key: &str) -> Result<PathBuf> {
         let key = self.key(key)?;
-        if let Some(path) = self.shared.stack.local_path(&key, true).await? {
+        let in_place = if self.shared.access.write { self.shared.stack.local_path(&key, true).await? } else { None };
+        if let Some(path) = in_place {
             // The caller is likely to write the file in place: do not serve a cached copy.
             if let Some(cache) = &self.shared.cache {
                 cache.forget(&key);
@@ -367,17 +370,33 @@ impl ObjectStore {
     /// `Save(key)`). `NotFound` when there is no such file.
     pub async fn save_from_file(&self, key: &str) -> Result<()> {
         let full = self.key(key)?;
-        let (path, staged) = match self.shared.stack.local_path(&full, false).await? {
-            Some(path) => (path, false),
-            None => (self.shared.staging.path(&full)?, true),
+        let (path, bytes, staged) = match self.shared.stack.local_path(&full, false).await? {
+            Some(path) => {
+                // The file is the object itself, written in place. Read it through the backend,
+                // never by path: the backend stays beneath the root even if a folder on the way
+                // is swapped for a symlink meanwhile, and reads only regular files (a FIFO would
+                // block a plain read forever). The cache may hold what was there before.
+                if let Some(cache) = &self.shared.cache {
+                    cache.forget(&full);
+                }
+                match get_object(&*self.shared.stack, &full).await {
+                    Ok(object) => (path, Some(object.bytes), false),
+                    Err(e) if e.is_not_found() => (path, None, false),
+                    Err(e) => return Err(e),
+                }
+            }
+            None => {
+                let path = self.shared.staging.path(&full)?;
+                let read_path = path.clone();
+                let bytes = offload(move || match std::fs::read(&read_path) {
+                    Ok(bytes) => Ok(Some(Bytes::from(bytes))),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(Error::io(format!("cannot read {}", read_path.display()), e)),
+                })
+                .await?;
+                (path, bytes, true)
+            }
         };
-        let read_path = path.clone();
-        let bytes = offload(move || match std::fs::read(&read_path) {
-            Ok(bytes) => Ok(Some(Bytes::from(bytes))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io(format!("cannot read {}", read_path.display()), e)),
-        })
-        .await?;
         let Some(bytes) = bytes else {
             return Err(Error::io(
                 format!(
