@@ -17,11 +17,14 @@
 //! - `fuzz [--minutes N] [TARGET...]`: runs the cargo-fuzz targets of `fuzz/` (key parsing, frame
 //!   decoding) for N minutes each (default 2) on the nightly toolchain, installing cargo-fuzz when
 //!   missing; not a CI gate.
+//! - `soak [--kills N] [--fault-ops N] [--only NAME]`: the long crash, fault-injection and
+//!   disk-full runs (2,000 kills, 10,000 operations per fault mode by default) and their table.
 
 mod fuzz;
 mod image;
 mod prometheus;
 mod servers;
+mod soak;
 mod tools;
 
 use std::path::{Path, PathBuf};
@@ -30,7 +33,7 @@ use std::process::{Command, ExitCode};
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(task) = args.first() else {
-        eprintln!("usage: cargo xtask <test|lint|bench|servers|fuzz> [args]");
+        eprintln!("usage: cargo xtask <test|lint|bench|servers|fuzz|soak> [args]");
         return ExitCode::from(2);
     };
     let rest = &args[1..];
@@ -40,7 +43,8 @@ fn main() -> ExitCode {
         "bench" => bench(rest),
         "servers" => serve(),
         "fuzz" => fuzz::run(rest),
-        other => Err(format!("unknown task '{other}'; the tasks are test, lint, bench, servers, fuzz")),
+        "soak" => soak::run(rest),
+        other => Err(format!("unknown task '{other}'; the tasks are test, lint, bench, servers, fuzz, soak")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -106,9 +110,11 @@ fn test(extra: &[String]) -> Result<(), String> {
     let mut env = servers.env.clone();
     env.push(("OBJSTORE_TEST_PROMTOOL".to_string(), promtool.display().to_string()));
     env.push(("OBJSTORE_TEST_PROMETHEUS".to_string(), server.display().to_string()));
+    env.push(soak::summary_env());
     let mut args = vec!["test", "--workspace", "--all-features", "--locked"];
     args.extend(extra.iter().map(String::as_str));
     let result = cargo(&args, &env);
+    let reliability = soak::report(&soak::summary_file(), false);
     match image::local_minio_tag() {
         Some(tag) if result.is_ok() => {
             let mut env = servers.env.clone();
@@ -122,6 +128,7 @@ fn test(extra: &[String]) -> Result<(), String> {
         ),
     }
     result?;
+    reliability?;
     alert_rules()
 }
 

@@ -202,8 +202,11 @@ impl Root {
     }
 }
 
-/// How many times an `openat2` that answered `EAGAIN` is tried again.
-const OPENAT2_RETRIES: usize = 100;
+/// How many times an `openat2` that answered `EAGAIN` is tried again: at once for the first
+/// few, then after a pause of [`OPENAT2_PAUSE`] (under a storm of renames, about half a second
+/// at most before the error is passed on).
+const OPENAT2_RETRIES: usize = 500;
+const OPENAT2_PAUSE: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// `openat2(RESOLVE_BENEATH)`, tried again when it answers `EAGAIN`: the kernel does so when a
 /// `..` on the way (in the path or in a symlink's target) races a rename anywhere on the system,
@@ -215,7 +218,11 @@ fn openat2_beneath(dir: &OwnedFd, path: &str, flags: OFlags) -> std::result::Res
         match fs::openat2(dir, path, flags, Mode::empty(), BENEATH) {
             Err(Errno::AGAIN) if tries < OPENAT2_RETRIES => {
                 tries += 1;
-                std::thread::yield_now();
+                if tries < 16 {
+                    std::thread::yield_now();
+                } else {
+                    std::thread::sleep(OPENAT2_PAUSE);
+                }
             }
             other => return other,
         }

@@ -45,10 +45,10 @@ fn finish(name: &str, cases: u64, violations: u64, detail: &str) {
     VIOLATIONS.fetch_add(violations, Ordering::Relaxed);
     eprintln!("{FILE}::{name}: cases={cases} violations={violations}{detail}");
     if DONE.fetch_add(1, Ordering::AcqRel) + 1 == CHECKS {
-        eprintln!(
-            "{FILE}: checks={CHECKS} cases={} violations={}",
-            CASES.load(Ordering::Relaxed),
-            VIOLATIONS.load(Ordering::Relaxed)
+        let (cases, violations) = (CASES.load(Ordering::Relaxed), VIOLATIONS.load(Ordering::Relaxed));
+        store_core::testkit::summary(
+            FILE,
+            &[("checks", CHECKS.to_string()), ("cases", cases.to_string()), ("violations", violations.to_string())],
         );
     }
 }
@@ -146,12 +146,6 @@ fn clear_error(e: &Error, key: &str) -> bool {
         Error::InvalidKey { .. } | Error::NotFound { .. } | Error::Conflict { .. } | Error::AlreadyExists { .. }
     );
     kind_ok && named
-}
-
-/// `openat2(RESOLVE_BENEATH)` answers EAGAIN when a `..` in the path (or in a symlink's target)
-/// raced any rename on the system; the backend does not retry it (a known bug, demonstrated below).
-fn eagain(e: &Error) -> bool {
-    matches!(e, Error::Io { source, .. } if source.raw_os_error() == Some(libc::EAGAIN))
 }
 
 fn kind(e: &Error) -> &'static str {
@@ -296,8 +290,8 @@ fn accepted_keys_land_beneath_the_root() {
     let strategy = prop::collection::vec(prop_oneof![3 => plausible(), 1 => hostile()], 1..10);
     let config = Config { cases: cases(200), failure_persistence: None, ..Config::default() };
     let ran = AtomicU64::new(0);
-    let (saved_total, refused_total, too_long_total, conflicts_total, long_name_io_total) =
-        (AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0));
+    let (saved_total, refused_total, too_long_total, conflicts_total) =
+        (AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0));
     let result = TestRunner::new(config).run(&strategy, |inputs| {
         ran.fetch_add(1, Ordering::Relaxed);
         let sandbox = Sandbox::new();
@@ -338,14 +332,6 @@ fn accepted_keys_land_beneath_the_root() {
                         .any(|other| key.starts_with(&format!("{other}/")) || other.starts_with(&format!("{key}/")));
                     prop_assert!(clash, "{:?} (key {:?}) in conflict with nothing", input, key);
                     conflicts_total.fetch_add(1, Ordering::Relaxed);
-                }
-                // KNOWN BUG (see `bug_a_too_long_file_name_is_an_io_error`): when the *last*
-                // segment is over 255 bytes, the save fails with Io(ENAMETOOLONG), not InvalidKey.
-                // Tolerated and counted here so that the escape properties stay a CI gate.
-                (Err(Error::Io { source, .. }), Ok(key))
-                    if source.raw_os_error() == Some(36) && key.rsplit('/').next().is_some_and(|s| s.len() > 255) =>
-                {
-                    long_name_io_total.fetch_add(1, Ordering::Relaxed);
                 }
                 (Err(e), parsed) => return Err(fail(format!("saving {input:?} ({parsed:?}) failed: {e:?}"))),
             }
@@ -399,11 +385,10 @@ fn accepted_keys_land_beneath_the_root() {
         Ok(())
     });
     let detail = format!(
-        " saved={} refused={} too_long_folder={} too_long_file_io(known bug)={} conflicts={}",
+        " saved={} refused={} too_long_segment={} conflicts={}",
         saved_total.load(Ordering::Relaxed),
         refused_total.load(Ordering::Relaxed),
         too_long_total.load(Ordering::Relaxed),
-        long_name_io_total.load(Ordering::Relaxed),
         conflicts_total.load(Ordering::Relaxed)
     );
     finish("accepted_keys_land_beneath_the_root", ran.load(Ordering::Relaxed), u64::from(result.is_err()), &detail);
@@ -558,9 +543,6 @@ fn probe(sandbox: &Sandbox, store: &ObjectStore, op: &str, key: &str, readable: 
             || (op == "save_from_file" && matches!(&e, Error::Io { .. }) && e.to_string().contains(key))
         {
             Ok(kind(&e).to_string())
-        } else if eagain(&e) {
-            // KNOWN BUG (see `bug_a_dotdot_symlink_inside_fails_while_anything_renames`).
-            Ok("Io(EAGAIN, known bug)".to_string())
         } else {
             Err(format!("unclear error: {e:?}"))
         }
@@ -680,7 +662,7 @@ fn within<T: Send + 'static>(
 
 #[test]
 fn traps_under_the_root() {
-    let (mut probes, mut known) = (0u64, 0u64);
+    let mut probes = 0u64;
     let mut violations = Vec::new();
     let mut table = Vec::new();
     for trap in traps() {
@@ -694,12 +676,6 @@ fn traps_under_the_root() {
                 let sandbox = Arc::new(Sandbox::new());
                 let key = (trap.keys)(&sandbox).swap_remove(index);
                 shown = key.replace(sandbox.top.display().to_string().trim_start_matches('/'), "TMP");
-                if trap.name.starts_with("FIFO") && *op == "save_from_file" {
-                    // KNOWN BUG (see `bug_save_from_file_on_a_fifo_hangs`): it blocks forever.
-                    row.push(format!("{op}=SKIPPED(known bug: hangs)"));
-                    known += 1;
-                    continue;
-                }
                 (trap.setup)(&sandbox);
                 let before = sandbox.outside_snapshot();
                 let store = sandbox.open();
@@ -725,9 +701,6 @@ fn traps_under_the_root() {
                         "VIOLATION".into()
                     }
                 };
-                if outcome.contains("known bug") {
-                    known += 1;
-                }
                 row.push(format!("{op}={outcome}"));
             }
             table.push(format!("  [{}] {shown:?}: {}", trap.name, row.join(" ")));
@@ -736,7 +709,7 @@ fn traps_under_the_root() {
     if std::env::var_os("OBJSTORE_ESCAPE_TABLE").is_some() {
         eprintln!("{}", table.join("\n"));
     }
-    let detail = format!(" traps={} operations={} known_bug_outcomes={known}", traps().len(), OPERATIONS.len());
+    let detail = format!(" traps={} operations={}", traps().len(), OPERATIONS.len());
     finish("traps_under_the_root", probes, violations.len() as u64, &detail);
     assert!(violations.is_empty(), "{} violations:\n{}", violations.len(), violations.join("\n"));
 }

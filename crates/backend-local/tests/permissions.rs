@@ -31,10 +31,10 @@ fn finish(name: &str, cases: u64, violations: u64, detail: &str) {
     VIOLATIONS.fetch_add(violations, Ordering::Relaxed);
     eprintln!("{FILE}::{name}: cases={cases} violations={violations}{detail}");
     if DONE.fetch_add(1, Ordering::AcqRel) + 1 == CHECKS {
-        eprintln!(
-            "{FILE}: checks={CHECKS} cases={} violations={}",
-            CASES.load(Ordering::Relaxed),
-            VIOLATIONS.load(Ordering::Relaxed)
+        let (cases, violations) = (CASES.load(Ordering::Relaxed), VIOLATIONS.load(Ordering::Relaxed));
+        store_core::testkit::summary(
+            FILE,
+            &[("checks", CHECKS.to_string()), ("cases", cases.to_string()), ("violations", violations.to_string())],
         );
     }
 }

@@ -1,125 +1,96 @@
 //! Crash consistency on local disk: a writer process is killed with SIGKILL at random moments,
-//! over and over, while several tasks save (and sometimes delete) values of mixed sizes.
+//! over and over, while its tasks save, overwrite and delete values of 0 B to 4 MiB through the
+//! facade and through the manager (categories, frames with checksums, zstd, moves between
+//! categories).
 //!
-//! After each kill the store is reopened and checked:
-//! - every save the writer acknowledged (printed after `save_bytes` returned Ok) is readable,
-//!   intact, and not older than the acknowledged one (a later save may have landed unacknowledged;
-//!   a key may be gone only if a delete of it had begun: the writer announces deletes first);
-//! - every acknowledged delete stays done unless a newer save landed;
-//! - every value in the store decodes (self-checksummed): nothing is torn;
-//! - no temp file is left on disk (opening the store sweeps them);
-//! - `usage()` and the shared usage ledger equal a recount done with `std::fs`.
+//! After each kill the store is reopened (and a fresh manager built over it) and checked:
+//! - every save the writer acknowledged (announced after it returned Ok) is readable, through the
+//!   facade or a fresh manager, with exactly its bytes, or a newer save is there (one may have
+//!   landed unacknowledged); a key may be gone only if a delete of it had begun, and may be there
+//!   after an acknowledged delete only if a later save had begun (the writer announces both);
+//! - every stored value decodes (self-checksummed values, manager frames with their checksum):
+//!   nothing is torn;
+//! - no temp file is visible (opening the store sweeps the ones the killed writer left). Every
+//!   other writer runs with `tests/support/fault_shim.c` refusing `O_TMPFILE`, as on a file
+//!   system without unnamed temp files, so its temp files are named from the start and kills
+//!   leave them behind (the other writers' temp files get a name only just before the rename);
+//! - `usage()` and the shared usage ledger equal a recount done with `std::fs`, and the fresh
+//!   manager's `usage_by_category` equals a recount of the frames on disk, category by category.
 //!
 //! One binary plays both parts: re-executed with `OBJSTORE_CRASH_WRITER` set, it is the writer.
-//! `OBJSTORE_CRASH_KILLS` sets the number of kills (default 40).
+//! `OBJSTORE_CRASH_KILLS` sets the number of kills (default 200: 90 s on 2 cores beside a CI run;
+//! `cargo xtask soak` runs 2,000). The last line is `SUMMARY crash kills=.. acked_verified=.. ..
+//! violations=0`; any violation fails the test after the summary.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use objstore::manager::{Category, Settings};
 use rand::{Rng, SeedableRng};
+use support::Expect;
 
 const WRITER_ENV: &str = "OBJSTORE_CRASH_WRITER";
-const MAGIC: &[u8; 8] = b"OBJCRASH";
-const HEADER: usize = 8 + 4 + 8 + 4 + 8;
-const KEYS: u32 = 40;
-const TASKS: u32 = 4;
+/// Facade keys with self-checking values, and keys whose every save is the empty value.
+const FACADE_KEYS: u32 = 40;
+const EMPTY_KEYS: u32 = 4;
+const FACADE_TASKS: u32 = 3;
+const MANAGER_KEYS: u32 = 24;
+const MANAGER_TASKS: u32 = 2;
+const TASKS: u32 = FACADE_TASKS + MANAGER_TASKS;
+/// Where the manager keeps its folders (a project view of the same store).
+const MANAGED: &str = "managed";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Facade,
+    Manager,
+}
 
 fn main() {
     if let Ok(dir) = std::env::var(WRITER_ENV) {
         writer(Path::new(&dir));
         return;
     }
-    let kills: usize = std::env::var("OBJSTORE_CRASH_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(40);
-    crash_loop(kills);
+    crash_loop(support::env_count("OBJSTORE_CRASH_KILLS", 200));
 }
 
-fn key_name(k: u32) -> String {
-    format!("crash/k{k:02}")
-}
-
-/// A self-checking value: magic, key, seq, body length, xxh3 of the body, body.
-fn encode(key: u32, seq: u64, len: usize) -> Bytes {
-    let mut rng = rand::rngs::SmallRng::seed_from_u64(seq);
-    let body: Vec<u8> = (0..len).map(|_| rng.random()).collect();
-    let mut out = Vec::with_capacity(HEADER + len);
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&key.to_le_bytes());
-    out.extend_from_slice(&seq.to_le_bytes());
-    out.extend_from_slice(&(len as u32).to_le_bytes());
-    out.extend_from_slice(&xxhash_rust::xxh3::xxh3_64(&body).to_le_bytes());
-    out.extend_from_slice(&body);
-    out.into()
-}
-
-/// (key, seq) of a well-formed value, or a description of what is wrong with it.
-fn decode(bytes: &[u8]) -> Result<(u32, u64), String> {
-    if bytes.len() < HEADER || &bytes[..8] != MAGIC {
-        return Err(format!("torn or foreign value of {} bytes", bytes.len()));
+fn name(kind: Kind, k: u32) -> String {
+    match kind {
+        Kind::Facade if k >= FACADE_KEYS => format!("crash/e{k:02}"),
+        Kind::Facade => format!("crash/k{k:02}"),
+        Kind::Manager => format!("m{k:02}"),
     }
-    let key = u32::from_le_bytes(bytes[8..12].try_into().unwrap());
-    let seq = u64::from_le_bytes(bytes[12..20].try_into().unwrap());
-    let len = u32::from_le_bytes(bytes[20..24].try_into().unwrap()) as usize;
-    let hash = u64::from_le_bytes(bytes[24..32].try_into().unwrap());
-    if bytes.len() != HEADER + len {
-        return Err(format!("torn value: {} bytes, header says {}", bytes.len(), HEADER + len));
-    }
-    if xxhash_rust::xxh3::xxh3_64(&bytes[HEADER..]) != hash {
-        return Err("torn value: checksum mismatch".into());
-    }
-    Ok((key, seq))
 }
 
+fn is_empty_key(kind: Kind, k: u32) -> bool {
+    kind == Kind::Facade && k >= FACADE_KEYS
+}
+
+/// A manager key's usual category; one save in ten moves it to the next one.
+fn category(k: u32, moved: bool) -> Category {
+    match (k + u32::from(moved)) % 3 {
+        0 => Category::TradingState,
+        1 => Category::MlModels,
+        _ => Category::Custom("crash_custom".into()),
+    }
+}
+
+/// Mostly small, some large enough (up to 4 MiB) that kills land in the middle of writing them.
 fn size(rng: &mut impl Rng) -> usize {
     match rng.random_range(0..100) {
         0..5 => 0,
         5..55 => rng.random_range(1..4096),
         55..90 => rng.random_range(4096..256 * 1024),
-        _ => rng.random_range(256 * 1024..4 * 1024 * 1024),
+        _ => rng.random_range(256 * 1024..=4 * 1024 * 1024),
     }
-}
-
-/// The writer: TASKS tasks, each owning the keys k with k % TASKS == task, saving and deleting
-/// until killed, acknowledging each completed operation on stdout.
-fn writer(dir: &Path) {
-    let base: u64 = std::env::var("OBJSTORE_CRASH_SEQ_BASE").unwrap().parse().unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    runtime.block_on(async {
-        let store = objstore::open(&format!("file://{}", dir.display())).await.unwrap();
-        let mut tasks = Vec::new();
-        for task in 0..TASKS {
-            let store = store.clone();
-            tasks.push(tokio::spawn(async move {
-                let mut rng = rand::rngs::SmallRng::seed_from_u64(base + u64::from(task));
-                let mut n = 0u64;
-                loop {
-                    n += 1;
-                    let seq = base + n * u64::from(TASKS) + u64::from(task);
-                    let key = rng.random_range(0..KEYS / TASKS) * TASKS + task;
-                    let line = if rng.random_range(0..100) < 15 {
-                        say(&format!("B {key} {seq}\n"));
-                        match store.delete(&key_name(key)).await {
-                            Ok(()) => format!("D {key} {seq}\n"),
-                            Err(objstore::Error::NotFound { .. }) => continue,
-                            Err(e) => panic!("delete failed: {e}"),
-                        }
-                    } else {
-                        let value = encode(key, seq, size(&mut rng));
-                        store.save_bytes(&key_name(key), value).await.unwrap();
-                        format!("S {key} {seq}\n")
-                    };
-                    say(&line);
-                }
-            }));
-        }
-        // The tasks save until the process is killed; a panic in one ends the writer.
-        futures::future::try_join_all(tasks).await.unwrap();
-    });
 }
 
 fn say(line: &str) {
@@ -128,24 +99,101 @@ fn say(line: &str) {
     out.flush().unwrap();
 }
 
-/// What the checker may find under a key.
-#[derive(Clone, Copy, Debug)]
-struct Expect {
-    /// False when the key may be absent (never saved, deleted, or a delete had begun).
-    must_exist: bool,
-    /// A value found must have at least this sequence number.
-    min_seq: u64,
+/// The writer: FACADE_TASKS facade tasks and MANAGER_TASKS manager tasks, each owning the keys
+/// k with k % tasks == task, saving, overwriting and deleting until killed. It announces each
+/// operation before it starts (P: save, B: delete) and after it succeeded (S: save, D: delete):
+/// `{op} {f|m} {key} {seq} {x}`, x the body's length for P and its checksum for S.
+fn writer(dir: &Path) {
+    let base: u64 = std::env::var("OBJSTORE_CRASH_SEQ_BASE").unwrap().parse().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        let store = objstore::open(&format!("file://{}", dir.display())).await.unwrap();
+        let manager = objstore::manager::Manager::new(store.project(MANAGED), Settings::default());
+        let mut tasks = Vec::new();
+        for task in 0..TASKS {
+            let (store, manager) = (store.clone(), manager.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut rng = rand::rngs::SmallRng::seed_from_u64(base + u64::from(task));
+                let (kind, tag, owner, owners, keys) = if task < FACADE_TASKS {
+                    (Kind::Facade, 'f', task, FACADE_TASKS, FACADE_KEYS + EMPTY_KEYS)
+                } else {
+                    (Kind::Manager, 'm', task - FACADE_TASKS, MANAGER_TASKS, MANAGER_KEYS)
+                };
+                let mut n = 0u64;
+                loop {
+                    n += 1;
+                    let seq = base + n * u64::from(TASKS) + u64::from(task);
+                    let k = rng.random_range(0..keys.div_ceil(owners)) * owners + owner;
+                    if k >= keys {
+                        continue;
+                    }
+                    let key = name(kind, k);
+                    if rng.random_range(0..100) < 15 {
+                        say(&format!("B {tag} {k} {seq} 0\n"));
+                        let deleted = match kind {
+                            Kind::Facade => store.delete(&key).await.map_err(|e| (e.is_not_found(), e.to_string())),
+                            Kind::Manager => manager.delete(&key).await.map_err(|e| (e.is_not_found(), e.to_string())),
+                        };
+                        match deleted {
+                            Ok(()) => say(&format!("D {tag} {k} {seq} 0\n")),
+                            Err((true, _)) => {}
+                            Err((false, e)) => panic!("delete of {key} failed: {e}"),
+                        }
+                        continue;
+                    }
+                    let len = size(&mut rng);
+                    let value =
+                        if is_empty_key(kind, k) { bytes::Bytes::new() } else { support::value(&key, seq, len) };
+                    let checksum = if value.is_empty() { 0 } else { support::checksum_of(&value) };
+                    say(&format!("P {tag} {k} {seq} {len}\n"));
+                    match kind {
+                        Kind::Facade => store.save_bytes(&key, value).await.map(drop).map_err(|e| e.to_string()),
+                        Kind::Manager => {
+                            let opts = objstore::manager::SaveOptions::new(category(k, rng.random_range(0..10) == 0));
+                            manager.save_bytes(&key, value, opts).await.map(drop).map_err(|e| e.to_string())
+                        }
+                    }
+                    .unwrap_or_else(|e| panic!("save of {key} failed: {e}"));
+                    say(&format!("S {tag} {k} {seq} {checksum}\n"));
+                }
+            }));
+        }
+        // The tasks save until the process is killed; a panic in one ends the writer.
+        futures::future::try_join_all(tasks).await.unwrap();
+    });
+}
+
+#[derive(Default)]
+struct Totals {
+    acked_ops: usize,
+    /// Saves under way when the writer was killed (begun, never acknowledged), and how many of
+    /// them were large (1 MiB or more).
+    in_flight: usize,
+    in_flight_large: usize,
+    /// Temp files the killed writers left, found before reopening (the sweep removes them).
+    temps_left: usize,
+    acked_verified: usize,
+    values_verified: usize,
+    violations: Vec<String>,
 }
 
 fn crash_loop(kills: usize) {
     let dir = tempfile::tempdir().unwrap();
+    let shim_dir = tempfile::tempdir().unwrap();
+    let shim = support::build_shim(shim_dir.path());
     let exe = std::env::current_exe().unwrap();
     let mut rng = rand::rngs::SmallRng::seed_from_u64(0x00b1_570e);
-    let mut model: BTreeMap<u32, Expect> = BTreeMap::new();
-    let (mut acked_total, mut checked, mut objects_checked) = (0usize, 0usize, 0usize);
+    let mut model: BTreeMap<(Kind, u32), Expect> = BTreeMap::new();
+    let mut totals = Totals::default();
     let started = Instant::now();
     for round in 0..kills {
-        let mut child = Command::new(&exe)
+        let mut command = Command::new(&exe);
+        if round % 2 == 1 {
+            // Every other writer runs as on a file system without O_TMPFILE: its temp files are
+            // named from the start, so kills leave them behind for the sweep.
+            command.env("LD_PRELOAD", &shim).env("OBJSTORE_FAULT_NO_TMPFILE", "1");
+        }
+        let mut child = command
             .env(WRITER_ENV, dir.path())
             .env("OBJSTORE_CRASH_SEQ_BASE", ((round as u64 + 1) * 1_000_000_000).to_string())
             .stdout(Stdio::piped())
@@ -155,90 +203,155 @@ fn crash_loop(kills: usize) {
         let stdout = child.stdout.take().unwrap();
         let reader =
             std::thread::spawn(move || BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<String>>());
-        std::thread::sleep(Duration::from_millis(rng.random_range(20..250)));
+        // Now and then during start-up (the sweep, the ledger's rebuild, the manager's scan).
+        let wait = if rng.random_range(0..10) == 0 { rng.random_range(0..20) } else { rng.random_range(20..300) };
+        std::thread::sleep(Duration::from_millis(wait));
         child.kill().unwrap(); // SIGKILL
         let status = child.wait().unwrap();
-        assert!(!status.success(), "the writer exited on its own: {status}");
+        assert_eq!(status.signal(), Some(9), "the writer ended on its own, not by the kill: {status}");
+        let mut pending: BTreeMap<u64, u64> = BTreeMap::new();
         for line in reader.join().unwrap() {
-            let mut parts = line.split(' ');
-            let (op, key, seq) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
-            let (key, seq): (u32, u64) = (key.parse().unwrap(), seq.parse().unwrap());
-            let expect = model.entry(key).or_insert(Expect { must_exist: false, min_seq: 0 });
+            let parts: Vec<&str> = line.split(' ').collect();
+            let [op, tag, k, seq, x] = parts[..] else { panic!("unexpected writer output: {line}") };
+            let kind = if tag == "f" { Kind::Facade } else { Kind::Manager };
+            let (k, seq, x): (u32, u64, u64) = (k.parse().unwrap(), seq.parse().unwrap(), x.parse().unwrap());
+            let expect = model.entry((kind, k)).or_default();
             match op {
-                // A save acknowledged: it must be there, or something newer.
-                "S" => *expect = Expect { must_exist: true, min_seq: seq },
-                // A delete begun: the key may be gone from now on.
-                "B" => expect.must_exist = false,
-                // A delete acknowledged: gone, unless a newer save landed.
-                _ => *expect = Expect { must_exist: false, min_seq: seq + 1 },
+                "P" => {
+                    expect.begin_save();
+                    pending.insert(seq, x);
+                }
+                "S" => {
+                    expect.saved(seq, x);
+                    pending.remove(&seq);
+                }
+                "B" => expect.begin_delete(),
+                _ => expect.deleted(seq),
             }
-            acked_total += usize::from(op != "B");
+            totals.acked_ops += usize::from(op == "S" || op == "D");
         }
-        let (c, o) = verify(dir.path(), &mut model);
-        checked += c;
-        objects_checked += o;
+        totals.in_flight += pending.len();
+        totals.in_flight_large += pending.values().filter(|&&len| len >= 1 << 20).count();
+        totals.temps_left += support::recount(dir.path()).temps.len();
+        let before = totals.violations.len();
+        verify(dir.path(), &mut model, &mut totals);
+        for v in &totals.violations[before..] {
+            eprintln!("VIOLATION after kill {}: {v}", round + 1);
+        }
     }
+    let secs = started.elapsed().as_secs_f64();
     println!(
-        "crash test: {kills} kills in {:.1} s, {acked_total} acknowledged operations, {checked} acknowledged \
-         states checked after kills, {objects_checked} stored values verified intact, violations = 0",
-        started.elapsed().as_secs_f64()
+        "crash test: {kills} kills in {secs:.1} s, {} acknowledged saves and deletes, {} saves in flight when \
+         killed ({} of 1 MiB or more), {} temp files left and swept, {} acknowledged states verified after \
+         kills, {} stored values verified intact, {} violations",
+        totals.acked_ops,
+        totals.in_flight,
+        totals.in_flight_large,
+        totals.temps_left,
+        totals.acked_verified,
+        totals.values_verified,
+        totals.violations.len()
+    );
+    support::summary(
+        "crash",
+        &[
+            ("kills", kills.to_string()),
+            ("acked_ops", totals.acked_ops.to_string()),
+            ("in_flight", totals.in_flight.to_string()),
+            ("temps_swept", totals.temps_left.to_string()),
+            ("acked_verified", totals.acked_verified.to_string()),
+            ("values_verified", totals.values_verified.to_string()),
+            ("violations", totals.violations.len().to_string()),
+            ("secs", format!("{secs:.1}")),
+        ],
+    );
+    assert!(
+        totals.violations.is_empty(),
+        "{} violations; the first: {}",
+        totals.violations.len(),
+        totals.violations[0]
     );
 }
 
-/// Reopens the store and checks every promise; panics on a violation. What is found becomes the
-/// baseline for the next round (the writer is dead: whatever it had in flight has landed or not).
-/// Returns (acknowledged states checked, values verified).
-fn verify(dir: &Path, model: &mut BTreeMap<u32, Expect>) -> (usize, usize) {
-    let store = objstore::blocking::open(&format!("file://{}", dir.display())).unwrap();
-    for (&key, expect) in model.iter_mut() {
-        let name = key_name(key);
-        match store.read_bytes(&name) {
-            Ok(bytes) => {
-                let (k, seq) = decode(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
-                assert_eq!(k, key, "{name} holds another key's value");
-                assert!(seq >= expect.min_seq, "{name}: holds {seq}, older than acknowledged {}", expect.min_seq);
-                *expect = Expect { must_exist: true, min_seq: seq };
-            }
-            Err(objstore::Error::NotFound { .. }) => {
-                assert!(!expect.must_exist, "{name}: acknowledged save {} lost, key absent", expect.min_seq);
-            }
-            Err(e) => panic!("{name}: {e}"),
-        }
-    }
-    let mut values = 0;
-    for entry in store.entries() {
-        let (key, bytes) = entry.unwrap();
-        decode(&bytes).unwrap_or_else(|e| panic!("{key}: {e}"));
-        values += 1;
-    }
-    // Nothing left behind, and every count agrees with a recount by std::fs.
-    let (bytes, objects, temps) = recount(dir);
-    assert_eq!(temps, 0, "temp files left visible after reopening");
-    let usage = store.usage().unwrap();
-    assert_eq!((usage.bytes, usage.objects), (bytes, objects), "usage() differs from a recount");
-    let ledger = store.as_async().backend().usage_ledger().unwrap().read().unwrap();
-    assert_eq!((ledger.bytes, ledger.objects), (bytes, objects), "the usage ledger differs from a recount");
-    assert_eq!(values as u64, objects);
-    (model.len(), values)
-}
+/// Reopens the store and checks every promise, recording violations. What is found becomes the
+/// baseline for the next round (the writer is dead: whatever it had in flight landed or not).
+fn verify(dir: &Path, model: &mut BTreeMap<(Kind, u32), Expect>, totals: &mut Totals) {
+    let url = format!("file://{}", dir.display());
+    let store = match objstore::blocking::open(&url) {
+        Ok(store) => store,
+        Err(e) => return totals.violations.push(format!("the store does not reopen: {e}")),
+    };
+    let v = &mut totals.violations;
 
-/// (bytes, objects, temp files) under `dir`, counted with std::fs.
-fn recount(dir: &Path) -> (u64, u64, usize) {
-    let (mut bytes, mut objects, mut temps) = (0, 0, 0);
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        let name = entry.file_name().into_string().unwrap();
-        let kind = entry.file_type().unwrap();
-        if name.starts_with(".objstore-tmp") {
-            temps += 1;
-        } else if name == ".objstore" {
-        } else if kind.is_dir() {
-            let (b, o, t) = recount(&entry.path());
-            (bytes, objects, temps) = (bytes + b, objects + o, temps + t);
-        } else {
-            bytes += entry.metadata().unwrap().len();
-            objects += 1;
+    // Opening swept what the killed writer left: no temp file anywhere.
+    let counted = support::recount(dir);
+    if !counted.temps.is_empty() {
+        v.push(format!("temp files visible after reopening: {:?}", counted.temps));
+    }
+
+    // Every acknowledged state, through the facade and through a fresh manager.
+    let manager = objstore::manager::blocking::Manager::new(store.project(MANAGED), Settings::default());
+    for (&(kind, k), expect) in model.iter_mut() {
+        let key = name(kind, k);
+        let found = match kind {
+            Kind::Facade => match store.read_bytes(&key) {
+                Ok(bytes) => Some(bytes),
+                Err(objstore::Error::NotFound { .. }) => None,
+                Err(e) => {
+                    v.push(format!("{key}: cannot read: {e}"));
+                    continue;
+                }
+            },
+            Kind::Manager => match manager.load_bytes(&key) {
+                Ok(found) => found,
+                Err(e) => {
+                    v.push(format!("manager {key}: cannot load: {e}"));
+                    continue;
+                }
+            },
+        };
+        totals.acked_verified += usize::from(expect.must_exist || expect.acked.is_some() || !expect.may_exist);
+        if let Some(problem) = expect.verify(&key, found.as_deref(), is_empty_key(kind, k)) {
+            v.push(format!("{kind:?} {key}: {problem}"));
         }
     }
-    (bytes, objects, temps)
+
+    // Every stored value is whole: the keys above were read already; manager frames are all
+    // decoded below (a recount with std::fs); any other key is read now.
+    let mut listed = 0usize;
+    for key in store.keys().unwrap_or_else(|e| {
+        v.push(format!("cannot list the keys: {e}"));
+        Vec::new()
+    }) {
+        listed += 1;
+        let known = model.keys().any(|&(kind, k)| kind == Kind::Facade && name(kind, k) == key);
+        if known || key.starts_with(&format!("{MANAGED}/")) {
+            continue;
+        }
+        v.push(format!("{key}: an object the writer never saved"));
+    }
+    totals.values_verified += listed;
+
+    // The figures agree with a recount.
+    match store.usage() {
+        Ok(u) if (u.bytes, u.objects) == (counted.bytes, counted.objects) => {}
+        other => v.push(format!("usage() = {other:?}, a recount finds {counted:?}")),
+    }
+    let ledger = store.as_async().backend().usage_ledger().map(|l| l.read());
+    match ledger {
+        Some(Ok(l)) if (l.bytes, l.objects) == (counted.bytes, counted.objects) => {}
+        other => v.push(format!("the usage ledger holds {other:?}, a recount finds {counted:?}")),
+    }
+    match manager.usage_by_category() {
+        Ok(usage) => {
+            let (frames, bad) = support::recount_frames(&dir.join(MANAGED));
+            v.extend(bad.into_iter().map(|b| format!("damaged frame on disk: {b}")));
+            v.extend(support::compare_usage(&usage, &frames));
+        }
+        Err(e) => v.push(format!("usage_by_category failed: {e}")),
+    }
+    match manager.problems() {
+        Ok(problems) if problems.is_empty() => {}
+        other => v.push(format!("the fresh manager reports problems: {other:?}")),
+    }
 }

@@ -217,3 +217,23 @@ pub async fn run_all<F: Fixture>(fixture: F) -> Report {
     }
     report
 }
+
+/// Prints `SUMMARY {name} k=v ...` and appends it to `$OBJSTORE_SUMMARY_FILE` when that is set:
+/// how the reliability and property tests hand their figures (kills, acknowledged writes
+/// verified, faults injected, property cases, violations) to the table `cargo xtask test` and
+/// `cargo xtask soak` print.
+pub fn summary(name: &str, fields: &[(&str, String)]) {
+    use std::io::Write as _;
+    let mut line = format!("SUMMARY {name}");
+    for (k, v) in fields {
+        line.push_str(&format!(" {k}={v}"));
+    }
+    println!("{line}");
+    if let Some(path) = std::env::var_os("OBJSTORE_SUMMARY_FILE") {
+        let appended =
+            std::fs::OpenOptions::new().create(true).append(true).open(&path).and_then(|mut f| writeln!(f, "{line}"));
+        if let Err(e) = appended {
+            eprintln!("cannot append the summary to {}: {e}", std::path::Path::new(&path).display());
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! The reliability runs: crash consistency (SIGKILL), fault injection (fsync, rename) and a full
+//! disk, on local disk.
+//!
+//! - `cargo xtask soak [--kills N] [--fault-ops N] [--only NAME]` runs the long versions (2,000
+//!   kills, 10,000 operations under faults by default) and prints the summary table.
+//! - `cargo xtask test` runs the CI-sized versions with the rest of the workspace; the tests
+//!   append their `SUMMARY ...` lines to `$OBJSTORE_SUMMARY_FILE` (see [`summary_file`]) and
+//!   [`report`] prints the same table from it.
+//!
+//! Each test prints one line such as `SUMMARY crash kills=200 acked_verified=12345 violations=0
+//! secs=61.2` (`crates/objstore/tests/support/mod.rs`); [`summary`] turns those lines into a
+//! markdown table. Other tests (property tests: `cases=N`) may print such lines too.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The reliability tests of `objstore`: (test target, variable that sizes it, long size).
+const TESTS: [(&str, &str, usize); 3] =
+    [("crash", "OBJSTORE_CRASH_KILLS", 2000), ("faults", "OBJSTORE_FAULT_OPS", 10_000), ("disk_full", "", 0)];
+
+/// The file the tests append their summary lines to during `cargo xtask test` and `soak`.
+pub fn summary_file() -> PathBuf {
+    root().join("target").join("objstore-reliability-summary.txt")
+}
+
+/// The variable that tells the tests where to append their summary lines, pointing at a fresh
+/// [`summary_file`] (removed first).
+pub fn summary_env() -> (String, String) {
+    let path = summary_file();
+    let _ = std::fs::remove_file(&path);
+    ("OBJSTORE_SUMMARY_FILE".to_string(), path.display().to_string())
+}
+
+/// Prints the table of `path`'s summary lines; fails when a line reports violations, and, with
+/// `require`, when there is none (the reliability tests did not run). `cargo xtask test` passes
+/// `false` (its ARGS may select other tests), `soak` passes `true`.
+pub fn report(path: &Path, require: bool) -> Result<(), String> {
+    let lines = std::fs::read_to_string(path).unwrap_or_default();
+    let found = lines.lines().any(|l| l.starts_with("SUMMARY "));
+    if found || require {
+        println!("\n{}", summary(&lines));
+    }
+    if !found {
+        let message =
+            format!("no reliability summary in {}: the crash, faults and disk_full tests did not run", path.display());
+        if require {
+            return Err(message);
+        }
+        eprintln!("xtask: {message}");
+    }
+    let violations: u64 =
+        lines.lines().filter_map(|l| field(l, "violations")).filter_map(|v| v.parse::<u64>().ok()).sum();
+    if violations > 0 { Err(format!("the reliability tests report {violations} violations")) } else { Ok(()) }
+}
+
+/// `cargo xtask soak`: the long runs, one test after the other, then the table.
+pub fn run(args: &[String]) -> Result<(), String> {
+    let mut sizes: Vec<(&str, &str, String)> = TESTS
+        .iter()
+        .map(|(name, var, long)| (*name, *var, std::env::var(var).unwrap_or_else(|_| long.to_string())))
+        .collect();
+    let mut only: Option<String> = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().cloned().ok_or_else(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--kills" => sizes[0].2 = count(&value()?)?,
+            "--fault-ops" => sizes[1].2 = count(&value()?)?,
+            "--only" => only = Some(value()?),
+            other => {
+                return Err(format!(
+                    "unknown soak option '{other}'; the options are --kills N, --fault-ops N, --only NAME"
+                ));
+            }
+        }
+    }
+    if let Some(name) = &only
+        && !TESTS.iter().any(|(n, ..)| n == name)
+    {
+        return Err(format!("no reliability test '{name}'; they are crash, faults, disk_full"));
+    }
+    let summary_env = summary_env();
+    let mut failed = Vec::new();
+    for (name, var, size) in &sizes {
+        if only.as_ref().is_some_and(|o| o != name) {
+            continue;
+        }
+        let mut env = vec![summary_env.clone()];
+        if !var.is_empty() {
+            env.push((var.to_string(), size.clone()));
+        }
+        // Each test runs even when an earlier one failed; the table shows them all.
+        if let Err(e) = cargo(&["test", "--locked", "-p", "objstore", "--test", name], &env) {
+            eprintln!("xtask: {e}");
+            failed.push(*name);
+        }
+    }
+    let reported = report(&summary_file(), true);
+    if !failed.is_empty() {
+        return Err(format!("reliability tests failed: {}", failed.join(", ")));
+    }
+    reported
+}
+
+fn count(s: &str) -> Result<String, String> {
+    s.parse::<usize>().map(|n| n.to_string()).map_err(|_| format!("'{s}' is not a count"))
+}
+
+/// The markdown table of the `SUMMARY name key=value ...` lines in `lines` (other lines are
+/// ignored): one row per line, in order.
+pub fn summary(lines: &str) -> String {
+    const COLUMNS: [(&str, &str); 6] = [
+        ("kills", "kills"),
+        ("acked_verified", "acknowledged writes verified"),
+        ("faults", "faults injected"),
+        ("cases", "property cases"),
+        ("violations", "violations"),
+        ("secs", "seconds"),
+    ];
+    let mut out = String::from("| test |");
+    for (_, title) in COLUMNS {
+        out.push_str(&format!(" {title} |"));
+    }
+    out.push_str(" notes |\n|---|");
+    for _ in COLUMNS {
+        out.push_str("---:|");
+    }
+    out.push_str("---|\n");
+    let mut rows = 0;
+    for line in lines.lines().filter(|l| l.starts_with("SUMMARY ")) {
+        let mut words = line.split_whitespace().skip(1);
+        let name = words.next().unwrap_or("?");
+        let pairs: Vec<(&str, &str)> = words.filter_map(|w| w.split_once('=')).collect();
+        out.push_str(&format!("| {name} |"));
+        for (key, _) in COLUMNS {
+            let value = pairs.iter().find(|(k, _)| *k == key).map_or("–", |(_, v)| v);
+            out.push_str(&format!(" {value} |"));
+        }
+        let notes: Vec<String> = pairs
+            .iter()
+            .filter(|(k, _)| !COLUMNS.iter().any(|(c, _)| c == k))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        out.push_str(&format!(" {} |\n", notes.join(" ")));
+        rows += 1;
+    }
+    if rows == 0 {
+        out.push_str("| (no summary lines) |");
+        for _ in COLUMNS {
+            out.push_str(" |");
+        }
+        out.push_str(" |\n");
+    }
+    out
+}
+
+/// The value of `key=` in a summary line.
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.strip_prefix("SUMMARY ")?.split_whitespace().find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+}
+
+fn root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
+}
+
+fn cargo(args: &[&str], env: &[(String, String)]) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let shown: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    eprintln!("xtask: {} cargo {}", shown.join(" "), args.join(" "));
+    let status = Command::new(&cargo)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("cargo {} failed ({status})", args.join(" "))) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_has_a_row_per_summary_line() {
+        let lines = "noise\nSUMMARY crash kills=200 acked_verified=9000 violations=0 secs=61.5 acked_ops=4000\n\
+                     SUMMARY faults faults=90 acked_verified=328 violations=0 findings=1\n\
+                     SUMMARY proptest cases=256 violations=0\n";
+        let table = summary(lines);
+        let rows: Vec<&str> = table.lines().collect();
+        assert_eq!(rows.len(), 5, "{table}");
+        assert!(rows[0].starts_with("| test | kills | acknowledged writes verified | faults injected |"), "{table}");
+        assert_eq!(rows[2], "| crash | 200 | 9000 | – | – | 0 | 61.5 | acked_ops=4000 |");
+        assert_eq!(rows[3], "| faults | – | 328 | 90 | – | 0 | – | findings=1 |");
+        assert_eq!(rows[4], "| proptest | – | – | – | 256 | 0 | – |  |");
+        assert_eq!(field(rows[0], "kills"), None);
+        assert_eq!(field("SUMMARY crash kills=3 violations=2", "violations"), Some("2"));
+    }
+
+    #[test]
+    fn no_lines_no_rows() {
+        assert!(summary("").contains("(no summary lines)"));
+    }
+}
