@@ -160,6 +160,7 @@ impl ObjectStore {
 
     /// Reads the bytes under `key`; `NotFound` when there are none.
     pub async fn read_bytes(&self, key: &str) -> Result<Bytes> {
+        cooperate().await;
         let key = self.key(key)?;
         if let Some(bytes) = self.shared.stack.get_ready(&key) {
             return Ok(bytes);
@@ -175,6 +176,7 @@ impl ObjectStore {
 
     /// Reads a value together with its metadata (its version is the one of exactly these bytes).
     pub async fn read_object(&self, key: &str) -> Result<Object> {
+        cooperate().await;
         let key = self.key(key)?;
         let object = get_object(&*self.shared.stack, &key).await?;
         Ok(Object { meta: ObjectMeta { key: self.local_key(object.meta.key), ..object.meta }, ..object })
@@ -185,6 +187,7 @@ impl ObjectStore {
     /// stat on disk, a 304 on S3), else the value with its metadata. For adapters and caches of
     /// their own that keep versions.
     pub async fn read_object_with(&self, key: &str, opts: &GetOptions) -> Result<GetResult> {
+        cooperate().await;
         let key = self.key(key)?;
         Ok(match self.shared.stack.get(&key, opts).await? {
             GetResult::Found(object) => GetResult::Found(Object {
@@ -197,6 +200,7 @@ impl ObjectStore {
 
     /// The metadata of the object under `key` (size, version, modification time).
     pub async fn head(&self, key: &str) -> Result<ObjectMeta> {
+        cooperate().await;
         let key = self.key(key)?;
         let meta = self.shared.stack.head(&key).await?;
         Ok(ObjectMeta { key: self.local_key(meta.key), ..meta })
@@ -248,6 +252,7 @@ impl ObjectStore {
 
     /// True when an object exists under `key` (including files other programs put there).
     pub async fn contains_key(&self, key: &str) -> Result<bool> {
+        cooperate().await;
         let key = self.key(key)?;
         match self.shared.stack.head(&key).await {
             Ok(_) => Ok(true),
@@ -454,6 +459,15 @@ impl ObjectStore {
     pub fn cache_stats(&self) -> Option<CacheStats> {
         self.shared.cache.as_ref().map(|cache| cache.stats())
     }
+}
+
+/// A yield point for reads that may complete without ever waiting: a cache hit, or a small file
+/// read inline on local disk. Without it a task reading in a loop never gives its thread back,
+/// and on a small runtime other tasks (saves) starve. It consumes one unit of tokio's
+/// cooperative budget and yields only when the task has used it all up (outside a tokio runtime
+/// it does nothing).
+async fn cooperate() {
+    tokio::task::consume_budget().await;
 }
 
 fn encode_error(key: &str, format: Format, e: impl fmt::Display) -> Error {
