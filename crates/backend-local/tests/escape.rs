@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use backend_local as _;
@@ -36,21 +36,10 @@ use tempfile::TempDir;
 
 const FILE: &str = "escape";
 const CHECKS: usize = 4;
-static CASES: AtomicU64 = AtomicU64::new(0);
-static VIOLATIONS: AtomicU64 = AtomicU64::new(0);
-static DONE: AtomicUsize = AtomicUsize::new(0);
+static TALLY: store_core::testkit::Tally = store_core::testkit::Tally::new(FILE, CHECKS);
 
 fn finish(name: &str, cases: u64, violations: u64, detail: &str) {
-    CASES.fetch_add(cases, Ordering::Relaxed);
-    VIOLATIONS.fetch_add(violations, Ordering::Relaxed);
-    eprintln!("{FILE}::{name}: cases={cases} violations={violations}{detail}");
-    if DONE.fetch_add(1, Ordering::AcqRel) + 1 == CHECKS {
-        let (cases, violations) = (CASES.load(Ordering::Relaxed), VIOLATIONS.load(Ordering::Relaxed));
-        store_core::testkit::summary(
-            FILE,
-            &[("checks", CHECKS.to_string()), ("cases", cases.to_string()), ("violations", violations.to_string())],
-        );
-    }
+    TALLY.finish(name, cases, violations, detail);
 }
 
 fn cases(default: u32) -> u32 {

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use backend_local as _;
 use futures::future::BoxFuture;
@@ -22,21 +22,10 @@ use store_core::{Access, Error, GetOptions, ObjectStore, Operation, PutMode, Res
 
 const FILE: &str = "permissions";
 const CHECKS: usize = 2;
-static CASES: AtomicU64 = AtomicU64::new(0);
-static VIOLATIONS: AtomicU64 = AtomicU64::new(0);
-static DONE: AtomicUsize = AtomicUsize::new(0);
+static TALLY: store_core::testkit::Tally = store_core::testkit::Tally::new(FILE, CHECKS);
 
 fn finish(name: &str, cases: u64, violations: u64, detail: &str) {
-    CASES.fetch_add(cases, Ordering::Relaxed);
-    VIOLATIONS.fetch_add(violations, Ordering::Relaxed);
-    eprintln!("{FILE}::{name}: cases={cases} violations={violations}{detail}");
-    if DONE.fetch_add(1, Ordering::AcqRel) + 1 == CHECKS {
-        let (cases, violations) = (CASES.load(Ordering::Relaxed), VIOLATIONS.load(Ordering::Relaxed));
-        store_core::testkit::summary(
-            FILE,
-            &[("checks", CHECKS.to_string()), ("cases", cases.to_string()), ("violations", violations.to_string())],
-        );
-    }
+    TALLY.finish(name, cases, violations, detail);
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]

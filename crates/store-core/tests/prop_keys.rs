@@ -21,7 +21,7 @@
 use std::borrow::Cow;
 use std::fmt::Debug;
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -33,25 +33,14 @@ use store_core::{Error, Key};
 const FILE: &str = "prop_keys";
 /// How many checks below call `finish` (the summary line prints when all have).
 const CHECKS: usize = 8;
-static CASES: AtomicU64 = AtomicU64::new(0);
-static VIOLATIONS: AtomicU64 = AtomicU64::new(0);
-static DONE: AtomicUsize = AtomicUsize::new(0);
+static TALLY: store_core::testkit::Tally = store_core::testkit::Tally::new(FILE, CHECKS);
 
 fn cases(default: u32) -> u32 {
     std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn finish(name: &str, cases: u64, violations: u64, detail: &str) {
-    CASES.fetch_add(cases, Ordering::Relaxed);
-    VIOLATIONS.fetch_add(violations, Ordering::Relaxed);
-    eprintln!("{FILE}::{name}: cases={cases} violations={violations}{detail}");
-    if DONE.fetch_add(1, Ordering::AcqRel) + 1 == CHECKS {
-        let (cases, violations) = (CASES.load(Ordering::Relaxed), VIOLATIONS.load(Ordering::Relaxed));
-        store_core::testkit::summary(
-            FILE,
-            &[("checks", CHECKS.to_string()), ("cases", cases.to_string()), ("violations", violations.to_string())],
-        );
-    }
+    TALLY.finish(name, cases, violations, detail);
 }
 
 /// Counts the cases that reached the interesting part of a property (an accepted key, ...), so

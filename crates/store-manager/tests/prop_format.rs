@@ -18,7 +18,7 @@
 //! `cargo test -p store-manager --test prop_format -- --ignored write_fuzz_seed_corpus`.
 
 use std::fmt::Debug;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use proptest::prelude::*;
@@ -33,25 +33,14 @@ use backend_local as _;
 
 const FILE: &str = "prop_format";
 const CHECKS: usize = 5;
-static CASES: AtomicU64 = AtomicU64::new(0);
-static VIOLATIONS: AtomicU64 = AtomicU64::new(0);
-static DONE: AtomicUsize = AtomicUsize::new(0);
+static TALLY: store_core::testkit::Tally = store_core::testkit::Tally::new(FILE, CHECKS);
 
 fn cases(default: u32) -> u32 {
     std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn finish(name: &str, cases: u64, violations: u64, detail: &str) {
-    CASES.fetch_add(cases, Ordering::Relaxed);
-    VIOLATIONS.fetch_add(violations, Ordering::Relaxed);
-    eprintln!("{FILE}::{name}: cases={cases} violations={violations}{detail}");
-    if DONE.fetch_add(1, Ordering::AcqRel) + 1 == CHECKS {
-        let (cases, violations) = (CASES.load(Ordering::Relaxed), VIOLATIONS.load(Ordering::Relaxed));
-        store_core::testkit::summary(
-            FILE,
-            &[("checks", CHECKS.to_string()), ("cases", cases.to_string()), ("violations", violations.to_string())],
-        );
-    }
+    TALLY.finish(name, cases, violations, detail);
 }
 
 /// Runs a property (no regression files); `detail` is printed after the figures.

@@ -237,3 +237,53 @@ pub fn summary(name: &str, fields: &[(&str, String)]) {
         }
     }
 }
+
+/// The figures of a test file whose checks each run many cases (property tests): every check
+/// reports its own line when it ends, and the file's [`summary`] line (checks, cases,
+/// violations) is printed when the last one has.
+///
+/// ```no_run
+/// // (not run here: it would append its line to the summary `cargo xtask test` collects)
+/// static TALLY: store_core::testkit::Tally = store_core::testkit::Tally::new("my_props", 1);
+/// TALLY.finish("round_trips", 256, 0, " interesting=40");
+/// ```
+pub struct Tally {
+    file: &'static str,
+    checks: usize,
+    cases: std::sync::atomic::AtomicU64,
+    violations: std::sync::atomic::AtomicU64,
+    done: std::sync::atomic::AtomicUsize,
+}
+
+impl Tally {
+    /// A tally for `file` (the summary's name), which has `checks` checks.
+    pub const fn new(file: &'static str, checks: usize) -> Tally {
+        Tally {
+            file,
+            checks,
+            cases: std::sync::atomic::AtomicU64::new(0),
+            violations: std::sync::atomic::AtomicU64::new(0),
+            done: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// Records that the check `name` ran `cases` cases and found `violations` (with `detail`
+    /// printed after the figures); prints the file's summary line after the last check.
+    pub fn finish(&self, name: &str, cases: u64, violations: u64, detail: &str) {
+        use std::sync::atomic::Ordering;
+        self.cases.fetch_add(cases, Ordering::Relaxed);
+        self.violations.fetch_add(violations, Ordering::Relaxed);
+        eprintln!("{}::{name}: cases={cases} violations={violations}{detail}", self.file);
+        if self.done.fetch_add(1, Ordering::AcqRel) + 1 == self.checks {
+            let (cases, violations) = (self.cases.load(Ordering::Relaxed), self.violations.load(Ordering::Relaxed));
+            summary(
+                self.file,
+                &[
+                    ("checks", self.checks.to_string()),
+                    ("cases", cases.to_string()),
+                    ("violations", violations.to_string()),
+                ],
+            );
+        }
+    }
+}
