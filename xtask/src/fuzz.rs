@@ -1,4 +1,7 @@
 //! `cargo xtask fuzz [--minutes N] [TARGET...]`: runs the cargo-fuzz targets of `fuzz/`.
+//! `cargo xtask fuzz --write-corpus`: rewrites the seed corpus (`fuzz/corpus/`) from the key rules
+//! and the frame encoder, by running the two ignored generator tests (`write_fuzz_seed_corpus` in
+//! store-core's `prop_keys` and store-manager's `prop_format`); do it after changing either.
 //!
 //! Each target (`key_parse`, `frame_decode`, or every one in `fuzz/fuzz_targets/` when none is
 //! named) runs for N minutes (default 2) with libFuzzer, starting from its seed corpus
@@ -11,7 +14,7 @@
 //! gate; run it before a release or after touching key parsing or the stored format.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// Options of `cargo xtask fuzz`.
@@ -20,11 +23,17 @@ struct Options {
     targets: Vec<String>,
 }
 
-const USAGE: &str = "usage: cargo xtask fuzz [--minutes N] [TARGET...]";
+const USAGE: &str = "usage: cargo xtask fuzz [--minutes N] [TARGET...] | cargo xtask fuzz --write-corpus";
+
+/// The ignored tests that write the seed corpus: (package, test target).
+const CORPUS_WRITERS: [(&str, &str); 2] = [("store-core", "prop_keys"), ("store-manager", "prop_format")];
 
 /// Runs `cargo xtask fuzz` with `args` (what follows `fuzz`).
 pub fn run(args: &[String]) -> Result<(), String> {
-    let root = workspace_root();
+    let root = crate::root();
+    if args.iter().any(|a| a == "--write-corpus") {
+        return write_corpus();
+    }
     let fuzz_dir = root.join("fuzz");
     let known = known_targets(&fuzz_dir)?;
     let options = parse(args, &known)?;
@@ -61,6 +70,15 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
 }
 
+/// Runs the generator tests that write `fuzz/corpus/` (stable toolchain, no fuzzer needed).
+fn write_corpus() -> Result<(), String> {
+    for (package, test) in CORPUS_WRITERS {
+        let args = ["test", "--locked", "-p", package, "--test", test, "--", "--ignored", "--exact"];
+        crate::cargo(&[&args[..], &["write_fuzz_seed_corpus"]].concat(), &[])?;
+    }
+    Ok(())
+}
+
 fn parse(args: &[String], known: &[String]) -> Result<Options, String> {
     let mut options = Options { minutes: 2.0, targets: Vec::new() };
     let mut args = args.iter();
@@ -90,18 +108,6 @@ fn parse(args: &[String], known: &[String]) -> Result<Options, String> {
         options.targets = known.to_vec();
     }
     Ok(options)
-}
-
-/// The workspace's root folder: xtask's parent, or else the nearest folder above the current
-/// one that holds `fuzz/fuzz_targets/`.
-fn workspace_root() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let parent = manifest.parent().map(Path::to_path_buf).unwrap_or(manifest);
-    if parent.join("fuzz").join("fuzz_targets").is_dir() {
-        return parent;
-    }
-    let cwd = std::env::current_dir().unwrap_or_default();
-    cwd.ancestors().find(|d| d.join("fuzz").join("fuzz_targets").is_dir()).map(Path::to_path_buf).unwrap_or(parent)
 }
 
 /// The targets: the files in `fuzz/fuzz_targets/`, sorted.

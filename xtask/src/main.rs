@@ -56,13 +56,15 @@ fn main() -> ExitCode {
 }
 
 /// The workspace's root folder.
-fn root() -> PathBuf {
+/// The workspace's root folder (xtask's parent).
+pub(crate) fn root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
 }
 
 /// Runs `cargo` with `args` (and extra environment), failing when it fails.
-fn cargo(args: &[&str], env: &[(String, String)]) -> Result<(), String> {
+/// Runs `cargo` with `args` (and extra environment) in the workspace root, failing when it fails.
+pub(crate) fn cargo(args: &[&str], env: &[(String, String)]) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     eprintln!("xtask: cargo {}", args.join(" "));
     let status = Command::new(&cargo)

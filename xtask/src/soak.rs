@@ -11,8 +11,8 @@
 //! secs=61.2` (`crates/objstore/tests/support/mod.rs`); [`summary`] turns those lines into a
 //! markdown table. Other tests (property tests: `cases=N`) may print such lines too.
 
+use crate::{cargo, root};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// The reliability tests of `objstore`: (test target, variable that sizes it, long size).
 const TESTS: [(&str, &str, usize); 3] =
@@ -157,24 +157,6 @@ pub fn summary(lines: &str) -> String {
 /// The value of `key=` in a summary line.
 fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     line.strip_prefix("SUMMARY ")?.split_whitespace().find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
-}
-
-fn root() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
-}
-
-fn cargo(args: &[&str], env: &[(String, String)]) -> Result<(), String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let shown: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    eprintln!("xtask: {} cargo {}", shown.join(" "), args.join(" "));
-    let status = Command::new(&cargo)
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .current_dir(root())
-        .status()
-        .map_err(|e| format!("cannot run {cargo}: {e}"))?;
-    if status.success() { Ok(()) } else { Err(format!("cargo {} failed ({status})", args.join(" "))) }
 }
 
 #[cfg(test)]

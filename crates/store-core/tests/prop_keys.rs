@@ -581,7 +581,7 @@ fn invalid_key_messages_escape_control_characters() {
 /// Writes `fuzz/corpus/key_parse/`: LEAN's example keys, the README's, and known tricks.
 /// `cargo test -p store-core --test prop_keys -- --ignored write_fuzz_seed_corpus`
 #[test]
-#[ignore = "writes the fuzz seed corpus; run by hand when the key rules change"]
+#[ignore = "writes the fuzz seed corpus: `cargo xtask fuzz --write-corpus` runs it"]
 fn write_fuzz_seed_corpus() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/key_parse");
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));

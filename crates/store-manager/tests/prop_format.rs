@@ -582,7 +582,7 @@ fn corruption_on_disk_is_an_error_naming_the_key() {
 /// expiry and archive fields, Unicode keys, an empty value), a few damaged ones, plain bytes,
 /// and `R`-prefixed values for the target's round-trip mode.
 #[test]
-#[ignore = "writes the fuzz seed corpus; run by hand after a format change"]
+#[ignore = "writes the fuzz seed corpus: `cargo xtask fuzz --write-corpus` runs it"]
 fn write_fuzz_seed_corpus() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/frame_decode");
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
