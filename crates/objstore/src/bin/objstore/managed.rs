@@ -57,22 +57,12 @@ pub async fn exists(ctx: &Ctx, key: &str) -> CliResult<u8> {
 
 /// `rm KEY...`: from whichever category holds each key (expired or not).
 pub async fn rm(ctx: &Ctx, keys: &[String], force: bool) -> CliResult<()> {
-    let mut deleted = Vec::new();
-    let mut missing = Vec::new();
-    for key in keys {
-        match ctx.manager.delete(key).await {
-            Ok(()) => deleted.push(key.as_str()),
-            Err(e) if e.is_not_found() => missing.push(key.as_str()),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    let mut failures = Vec::new();
-    if !force {
-        for key in &missing {
-            failures.push(not_found(ctx, key).await);
-        }
-    }
-    plain::finish_rm(ctx, &deleted, &missing, failures)
+    let delete = async |key: &str| match ctx.manager.delete(key).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.is_not_found() => Ok(false),
+        Err(e) => Err(e.into()),
+    };
+    plain::remove_each(ctx, keys, force, delete, async |key: &str| not_found(ctx, key).await).await
 }
 
 /// `ls [PREFIX] [--category C] [--long]`: live managed objects, sorted by key.

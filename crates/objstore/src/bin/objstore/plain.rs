@@ -96,29 +96,36 @@ pub async fn exists(ctx: &Ctx, key: &str) -> CliResult<u8> {
 /// `rm KEY...`: deletes every key it can; missing keys are reported (unless --force) and the
 /// exit code is the first failure's.
 pub async fn rm(ctx: &Ctx, keys: &[String], force: bool) -> CliResult<()> {
-    let mut deleted = Vec::new();
-    let mut missing = Vec::new();
+    let delete = async |key: &str| match ctx.store.delete(key).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.is_not_found() => Ok(false),
+        Err(e) => Err(e.into()),
+    };
+    remove_each(ctx, keys, force, delete, async |key: &str| not_found(&ctx.store, key).await).await
+}
+
+/// `rm` in either mode: `delete` answers whether a key was there; each missing one is reported
+/// with `missing`'s failure (unless `force`), after the JSON summary, and the exit code is the
+/// first failure's. A hard error stops at once.
+pub async fn remove_each(
+    ctx: &Ctx,
+    keys: &[String],
+    force: bool,
+    delete: impl AsyncFn(&str) -> CliResult<bool>,
+    missing: impl AsyncFn(&str) -> Failure,
+) -> CliResult<()> {
+    let (mut deleted, mut absent) = (Vec::new(), Vec::new());
     for key in keys {
-        match ctx.store.delete(key).await {
-            Ok(()) => deleted.push(key.as_str()),
-            Err(e) if e.is_not_found() => missing.push(key.as_str()),
-            Err(e) => return Err(e.into()),
-        }
+        if delete(key).await? { deleted.push(key.as_str()) } else { absent.push(key.as_str()) }
     }
     let mut failures = Vec::new();
     if !force {
-        for key in &missing {
-            failures.push(not_found(&ctx.store, key).await);
+        for key in &absent {
+            failures.push(missing(key).await);
         }
     }
-    finish_rm(ctx, &deleted, &missing, failures)
-}
-
-/// Reports what `rm` did (shared with managed mode): the JSON summary, then one error line per
-/// key that was missing; the exit code is the first failure's.
-pub fn finish_rm(ctx: &Ctx, deleted: &[&str], missing: &[&str], failures: Vec<Failure>) -> CliResult<()> {
     if ctx.json {
-        output::json(&serde_json::json!({"deleted": deleted, "not_found": missing}))?;
+        output::json(&serde_json::json!({"deleted": deleted, "not_found": absent}))?;
     }
     let Some(code) = failures.first().map(|f| f.code) else { return Ok(()) };
     for failure in &failures {
