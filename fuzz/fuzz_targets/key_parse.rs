@@ -8,7 +8,11 @@ use std::borrow::Cow;
 use std::path::{Component, Path, PathBuf};
 
 use libfuzzer_sys::fuzz_target;
-use store_core::key::{MAX_KEY_BYTES, RESERVED_PREFIX, is_segment, normalise_prefix};
+
+#[path = "../../crates/store-core/tests/support/key_model.rs"]
+mod key_model;
+use key_model::{model_key, model_segment as model_segment_ok};
+use store_core::key::{MAX_KEY_BYTES, is_segment, normalise_prefix};
 use store_core::{Error, Key};
 
 fuzz_target!(|data: &[u8]| {
@@ -17,45 +21,6 @@ fuzz_target!(|data: &[u8]| {
         Err(_) => check(&String::from_utf8_lossy(data)),
     }
 });
-
-/// The documented normalisation, written independently of the crate: `\` → `/`, leading `/`
-/// and `./` dropped (in any mix), runs of `/` collapsed.
-fn model_normalise(input: &str) -> String {
-    let s = input.replace('\\', "/");
-    let mut rest = s.as_str();
-    loop {
-        if let Some(r) = rest.strip_prefix('/') {
-            rest = r;
-        } else if let Some(r) = rest.strip_prefix("./") {
-            rest = r;
-        } else {
-            break;
-        }
-    }
-    let mut out = String::new();
-    for c in rest.chars() {
-        if c == '/' && out.ends_with('/') {
-            continue;
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn model_segment_ok(seg: &str) -> bool {
-    !seg.is_empty()
-        && seg != "."
-        && seg != ".."
-        && !seg.starts_with(RESERVED_PREFIX)
-        && !seg.chars().any(char::is_control)
-}
-
-/// The key the rules accept `input` as, or `None`.
-fn model_key(input: &str) -> Option<String> {
-    let n = model_normalise(input);
-    let ok = !n.is_empty() && n.len() <= MAX_KEY_BYTES && !n.ends_with('/') && n.split('/').all(model_segment_ok);
-    ok.then_some(n)
-}
 
 fn check(input: &str) {
     let parsed = Key::parse(input);

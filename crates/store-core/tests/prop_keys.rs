@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use store_core::key::{MAX_KEY_BYTES, RESERVED_PREFIX, normalise_prefix};
+use store_core::key::{MAX_KEY_BYTES, normalise_prefix};
 use store_core::{Error, Key};
 
 // ----- the runner and the summary line ----------------------------------------------------
@@ -228,45 +228,11 @@ fn any_key() -> impl Strategy<Value = String> {
     prop_oneof![3 => hostile(), 3 => plausible(), 1 => any::<String>()]
 }
 
-// ----- the reference model ----------------------------------------------------------------
+// ----- the reference model (shared with the key_parse fuzz target) ---------------------------
 
-/// The documented normalisation: `\` → `/`, leading `/` and `./` dropped in any mix, runs of `/`
-/// collapsed.
-fn model_normalise(input: &str) -> String {
-    let s = input.replace('\\', "/");
-    let mut rest = s.as_str();
-    loop {
-        if let Some(r) = rest.strip_prefix('/') {
-            rest = r;
-        } else if let Some(r) = rest.strip_prefix("./") {
-            rest = r;
-        } else {
-            break;
-        }
-    }
-    let mut out = String::new();
-    for c in rest.chars() {
-        if !(c == '/' && out.ends_with('/')) {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn model_segment(seg: &str) -> bool {
-    !seg.is_empty()
-        && seg != "."
-        && seg != ".."
-        && !seg.starts_with(RESERVED_PREFIX)
-        && !seg.chars().any(char::is_control)
-}
-
-/// The key the documented rules make of `input`, or `None` when they refuse it.
-fn model_key(input: &str) -> Option<String> {
-    let n = model_normalise(input);
-    let ok = !n.is_empty() && n.len() <= MAX_KEY_BYTES && !n.ends_with('/') && n.split('/').all(model_segment);
-    ok.then_some(n)
-}
+#[path = "support/key_model.rs"]
+mod key_model;
+use key_model::{model_key, model_normalise, model_segment};
 
 fn parse(input: &str) -> Option<String> {
     Key::parse(input).ok().map(|k| k.as_str().to_string())
