@@ -783,19 +783,7 @@ fn swapped_folder_toctou() {
             }
         }
     }
-    stop.store(true, Ordering::Relaxed);
-    let swaps = swaps.join().unwrap_or(0);
-    if sandbox.outside_snapshot() != before {
-        violations.push(format!("outside changed: {:?}", sandbox.outside_snapshot()));
-    }
-    finish("swapped_folder_toctou", ops, violations.len() as u64, &format!(" swaps={swaps}"));
-    assert!(swaps > 100, "the swapper hardly ran ({swaps} swaps)");
-    assert!(
-        violations.is_empty(),
-        "{} violations, first: {:#?}",
-        violations.len(),
-        &violations[..violations.len().min(10)]
-    );
+    end_toctou("swapped_folder_toctou", &sandbox, &before, (stop, swaps), ops, violations);
 }
 
 #[test]
@@ -833,12 +821,25 @@ fn swapped_file_toctou() {
             symlink_again(&sandbox);
         }
     }
+    end_toctou("swapped_file_toctou", &sandbox, &before, (stop, swaps), ops, violations);
+}
+
+/// Stops the swapper and judges a swap test: the outside untouched, the swapper busy, no
+/// violation.
+fn end_toctou(
+    name: &str,
+    sandbox: &Sandbox,
+    before: &BTreeMap<PathBuf, String>,
+    (stop, swaps): (Arc<AtomicBool>, std::thread::JoinHandle<u64>),
+    ops: u64,
+    mut violations: Vec<String>,
+) {
     stop.store(true, Ordering::Relaxed);
     let swaps = swaps.join().unwrap_or(0);
-    if sandbox.outside_snapshot() != before {
+    if sandbox.outside_snapshot() != *before {
         violations.push(format!("outside changed: {:?}", sandbox.outside_snapshot()));
     }
-    finish("swapped_file_toctou", ops, violations.len() as u64, &format!(" swaps={swaps}"));
+    finish(name, ops, violations.len() as u64, &format!(" swaps={swaps}"));
     assert!(swaps > 100, "the swapper hardly ran ({swaps} swaps)");
     assert!(
         violations.is_empty(),
