@@ -10,6 +10,11 @@
 //!   whole new size, not just the growth, and one object) in the ledger, writes, then releases the
 //!   reservation. Reservations of every handle are in the shared ledger, so concurrent fast saves
 //!   can never overshoot together.
+//! - **Not growing**, near a limit, when the key already holds at least as many bytes as the save
+//!   writes (an overwrite of the same size or smaller, such as a compare-and-swap of a counter):
+//!   the save reserves its bytes and one object regardless of the margin (so exact decisions of
+//!   other saves count it while it is in flight, also if another process deletes the key
+//!   meanwhile and the save re-creates it), measures the key, and writes without a recount.
 //! - **Exact**, when a save would bring usage within [`RECOUNT_MARGIN`] of a limit: it waits until
 //!   no other save of this store is in flight, takes the backend's cross-process store lock when
 //!   there is one, recounts usage from the backend (so objects that other programs added count
@@ -92,6 +97,12 @@ impl LimitsLayer {
     /// The reservation is released when the guard drops, also when the save's future is
     /// dropped half-way (a timeout around a save must not leak room in a shared ledger).
     fn try_reserve(&self, size: u64) -> Result<Option<Reservation<'_>>> {
+        self.reserve(size, true)
+    }
+
+    /// Reserves room for a save of `size` bytes and one object: when `only_if_comfortable`, only
+    /// if usage stays comfortably below every limit (else `None`); otherwise always.
+    fn reserve(&self, size: u64, only_if_comfortable: bool) -> Result<Option<Reservation<'_>>> {
         let comfortable = |used: u64, reserved: u64, add: u64, limit: Option<u64>| match limit {
             None => true,
             Some(limit) => {
@@ -101,8 +112,9 @@ impl LimitsLayer {
         };
         let mut admitted = false;
         self.ledger.update(&mut |f| {
-            admitted = comfortable(f.bytes, f.reserved_bytes, size, self.limits.max_bytes)
-                && comfortable(f.objects, f.reserved_objects, 1, self.limits.max_objects);
+            admitted = !only_if_comfortable
+                || (comfortable(f.bytes, f.reserved_bytes, size, self.limits.max_bytes)
+                    && comfortable(f.objects, f.reserved_objects, 1, self.limits.max_objects));
             if admitted {
                 f.reserved_bytes += size;
                 f.reserved_objects += 1;
@@ -206,6 +218,17 @@ impl Backend for LimitsLayer {
                 self.record(old, size)?;
                 return Ok(meta);
             }
+            // Near a limit: an overwrite that cannot grow usage needs no recount. Reserve first,
+            // then measure, so that a delete of the key by another process in between leaves
+            // the re-created object counted in flight.
+            let reservation = self.reserve(size, false)?;
+            let old = self.current_size(key).await?;
+            if old.is_some_and(|old| old >= size) {
+                let meta = self.inner.put(key, value, mode).await?;
+                drop(reservation);
+                self.record(old, size)?;
+                return Ok(meta);
+            }
         }
         self.put_exact(key, value, mode).await
     }
@@ -291,5 +314,32 @@ mod tests {
         assert_eq!(layer.ledger.read().unwrap().reserved_objects, 1, "a refusal released someone else's reservation");
         drop(first);
         assert_eq!(layer.ledger.read().unwrap().reserved_objects, 0);
+    }
+
+    /// At a limit, an overwrite that does not grow usage neither waits for the store to be alone
+    /// nor recounts (the exact path would wait on the gate another save holds), while a growing
+    /// one still takes the exact path and is refused.
+    #[tokio::test]
+    async fn an_overwrite_that_cannot_grow_usage_skips_the_exact_path() {
+        use futures::FutureExt as _;
+        let limits = Limits { max_bytes: Some(100), max_objects: Some(2), ..Limits::default() };
+        let layer = LimitsLayer::new(Arc::new(MemoryBackend::new()), limits).await.unwrap();
+        let (a, b) = (KeyBuf::parse("a").unwrap(), KeyBuf::parse("b").unwrap());
+        layer.put(&a, Bytes::from(vec![1u8; 60]), &PutMode::Overwrite).await.unwrap();
+        layer.put(&b, Bytes::from(vec![2u8; 40]), &PutMode::Overwrite).await.unwrap();
+        let in_flight = layer.gate.read().await;
+        let same = layer.put(&a, Bytes::from(vec![3u8; 60]), &PutMode::Overwrite).now_or_never();
+        assert!(matches!(same, Some(Ok(_))), "a same-size overwrite at the limit waited or failed: {same:?}");
+        let smaller = layer.put(&b, Bytes::from(vec![4u8; 10]), &PutMode::Overwrite).now_or_never();
+        assert!(matches!(smaller, Some(Ok(_))), "a shrinking overwrite waited or failed: {smaller:?}");
+        let growing = layer.put(&b, Bytes::from(vec![5u8; 50]), &PutMode::Overwrite).now_or_never();
+        assert!(growing.is_none(), "a growing overwrite near the limit must take the exact path");
+        drop(in_flight);
+        let refused = layer.put(&b, Bytes::from(vec![5u8; 41]), &PutMode::Overwrite).await;
+        assert!(matches!(refused, Err(Error::LimitExceeded { kind: LimitKind::Bytes, .. })), "{refused:?}");
+        let fits = layer.put(&b, Bytes::from(vec![5u8; 40]), &PutMode::Overwrite).await;
+        assert!(fits.is_ok(), "{fits:?}");
+        let figures = layer.ledger.read().unwrap();
+        assert_eq!((figures.bytes, figures.objects, figures.reserved_bytes, figures.reserved_objects), (100, 2, 0, 0));
     }
 }
