@@ -1,12 +1,14 @@
 //! Expiry: expired objects are archived (when the settings say so) and removed; archived copies
-//! are removed once their retention (`auto_cleanup.keep_days`) has passed.
+//! are removed once their retention (`auto_cleanup.keep_days`) has passed; superseded copies (an
+//! older copy of a key that a newer save holds in another category, left by a move that a crash
+//! or a failed flush interrupted) are removed.
 
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures::{StreamExt, stream};
 use serde::Serialize;
-use store_core::{PutMode, Version};
+use store_core::PutMode;
 
 use crate::category::Category;
 use crate::error::Result;
@@ -30,18 +32,32 @@ pub struct CleanupReport {
     pub freed_bytes: u64,
     /// Expired objects left in place, with the reason (a corrupt value cannot be archived).
     pub skipped: Vec<String>,
+    /// Older copies of keys whose newer copy lives in another category, removed (a move between
+    /// categories puts the new copy, then deletes the old one; a crash between the two, or a
+    /// failed flush of the delete, leaves both). Loads, listings and searches already ignore
+    /// them; until a cleanup they count in their category's usage.
+    pub superseded: usize,
 }
 
 impl CleanupReport {
-    /// Objects removed: expired ones plus purged archive copies.
+    /// Objects removed: expired ones, purged archive copies and superseded copies.
     pub fn removed(&self) -> usize {
-        self.expired + self.purged
+        self.expired + self.purged + self.superseded
     }
+}
+
+/// What a cleanup does to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Task {
+    Supersede,
+    Expire,
+    Purge,
 }
 
 enum Outcome {
     Expired { archived: bool, freed: u64, written: u64 },
     Purged { freed: u64 },
+    Superseded { freed: u64 },
     Untouched,
     Skipped(String),
 }
@@ -58,29 +74,33 @@ impl Manager {
         self.ready()?;
         self.sync(None).await?;
         let now = self.now();
-        let mut work: Vec<(Place, String, Version)> = Vec::new();
+        let mut work: Vec<(Place, String, Task)> = Vec::new();
         {
             let index = self.index();
             for (place, folder) in &index.folders {
                 for (key, entry) in &folder.entries {
-                    let due = match &entry.kind {
-                        Kind::Managed(o) => o.is_expired(now),
-                        Kind::Archived(a) => a.purge_after <= now,
-                        _ => false,
-                    };
-                    if let (true, Some(version)) = (due, &entry.version) {
-                        work.push((place.clone(), key.to_string(), version.clone()));
+                    if entry.version.is_none() {
+                        continue;
                     }
+                    let superseded = |category: &Category| index.owner.get(key).is_some_and(|owner| owner != category);
+                    let task = match (&entry.kind, place) {
+                        (Kind::Managed(_), Place::Live(category)) if superseded(category) => Task::Supersede,
+                        (Kind::Managed(o), _) if o.is_expired(now) => Task::Expire,
+                        (Kind::Archived(a), _) if a.purge_after <= now => Task::Purge,
+                        _ => continue,
+                    };
+                    work.push((place.clone(), key.to_string(), task));
                 }
             }
         }
-        work.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        work.sort();
         let archive = self.inner.settings.auto_cleanup.archive_before_delete;
         let outcomes: Vec<Result<Outcome>> = stream::iter(work)
-            .map(|(place, key, _)| async move {
-                match place {
-                    Place::Live(category) => self.expire_one(category, key, archive, now).await,
-                    Place::Archive(category) => self.purge_one(category, key, now).await,
+            .map(|(place, key, task)| async move {
+                match (place, task) {
+                    (Place::Live(category), Task::Supersede) => self.remove_superseded(category, key).await,
+                    (Place::Live(category), _) => self.expire_one(category, key, archive, now).await,
+                    (Place::Archive(category), _) => self.purge_one(category, key, now).await,
                 }
             })
             .buffer_unordered(CLEANUP_CONCURRENCY)
@@ -99,6 +119,10 @@ impl Manager {
                 }
                 Outcome::Purged { freed } => {
                     report.purged += 1;
+                    freed_total += freed;
+                }
+                Outcome::Superseded { freed } => {
+                    report.superseded += 1;
                     freed_total += freed;
                 }
                 Outcome::Untouched => {}
@@ -167,6 +191,37 @@ impl Manager {
             return Ok(Outcome::Untouched);
         }
         Ok(Outcome::Expired { archived: archive, freed: object.bytes.len() as u64, written })
+    }
+
+    /// Removes the copy of `key` in `category` when a newer copy of it lives in the category the
+    /// index says owns it (both read again now, under the key's lock; only the version read is
+    /// deleted, so a save since then survives).
+    async fn remove_superseded(&self, category: Category, key: String) -> Result<Outcome> {
+        let _guard = self.lock_key(&key).await;
+        let start = self.index().epoch;
+        let owner = self.index().owner.get(key.as_str()).cloned();
+        let Some(owner) = owner.filter(|owner| *owner != category) else { return Ok(Outcome::Untouched) };
+        let place = Place::Live(category);
+        let Some(old) = self.read_recorded(&place, &key, start).await? else { return Ok(Outcome::Untouched) };
+        let Some(new) = self.read_recorded(&Place::Live(owner), &key, start).await? else {
+            return Ok(Outcome::Untouched);
+        };
+        let created = |o: &store_core::Object| format::decode(&o.bytes).ok().map(|f| f.header.created_ms);
+        match (created(&old), created(&new)) {
+            (Some(old), Some(new)) if new > old => {}
+            // A damaged copy, or two saves in the same millisecond: leave both.
+            _ => return Ok(Outcome::Untouched),
+        }
+        match self.inner.store.head(&place.store_key(&key)).await {
+            Ok(meta) if meta.version == old.meta.version => {}
+            Ok(_) => return Ok(Outcome::Untouched),
+            Err(e) if e.is_not_found() => return Ok(Outcome::Untouched),
+            Err(e) => return Err(e.into()),
+        }
+        if !self.delete_recorded(&place, &key).await? {
+            return Ok(Outcome::Untouched);
+        }
+        Ok(Outcome::Superseded { freed: old.bytes.len() as u64 })
     }
 
     async fn purge_one(&self, category: Category, key: String, now: SystemTime) -> Result<Outcome> {

@@ -34,7 +34,12 @@
 //!
 //! Each category is a folder: key `k` saved in `llm_cache` is the store object `llm_cache/k`;
 //! archived copies live under `_archive/{category}/{key}`. A key is unique across categories:
-//! saving it in another category moves it. Give the manager its own view
+//! saving it in another category moves it: the new copy is written, then the old one deleted.
+//! When that delete does not last (a crash between the two, a failed flush and a power loss),
+//! both copies are stored and the newer one wins: loads, listings and searches see only it,
+//! usage counts both until [`Manager::cleanup`] removes the older ([`CleanupReport::superseded`]).
+//! The save that moved the key reports success once its new copy is durable; a failure to remove
+//! the old copy is logged as a warning. Give the manager its own view
 //! (`store.project("managed")`) to keep its folders apart from other data.
 //!
 //! Every object describes itself: a 16-byte prefix, a JSON header (key, category, encoding,

@@ -421,10 +421,19 @@ impl Manager {
         self.sync(Some(&place)).await?;
         let now = self.now();
         let index = self.index();
+        // A copy that a newer copy in another category supersedes is not listed (see `cleanup`).
         let mut objects: Vec<Arc<StoredObject>> = index
             .folders
             .get(&place)
-            .map(|f| f.entries.values().filter_map(|e| e.managed()).filter(|o| !o.is_expired(now)).cloned().collect())
+            .map(|f| {
+                f.entries
+                    .iter()
+                    .filter(|(key, _)| index.owner.get(*key) == Some(category))
+                    .filter_map(|(_, e)| e.managed())
+                    .filter(|o| !o.is_expired(now))
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default();
         drop(index);
         objects.sort_unstable_by(|a, b| a.created.cmp(&b.created).then_with(|| a.key.cmp(&b.key)));
@@ -451,8 +460,14 @@ impl Manager {
         let mut out: Vec<StoredObject> = index
             .folders
             .iter()
-            .filter(|(place, _)| matches!(place, Place::Live(_)))
-            .flat_map(|(_, f)| f.entries.values())
+            .filter_map(|(place, f)| match place {
+                Place::Live(category) => Some((category, f)),
+                Place::Archive(_) => None,
+            })
+            // Only each key's newest copy (a superseded one waits for `cleanup`).
+            .flat_map(|(category, f)| {
+                f.entries.iter().filter(|(key, _)| index.owner.get(*key) == Some(category)).map(|(_, e)| e)
+            })
             .filter_map(|e| e.managed())
             .filter(|o| !o.is_expired(now) && pred(o))
             .map(|o| (**o).clone())

@@ -209,12 +209,13 @@ impl Monitor {
             let report = manager.cleanup().await?;
             self.count_cleanup(&report);
             let line = format!(
-                "storage {before:?} at {:.1}%: cleanup_expired removed {} expired objects ({} archived) and {} archived \
-                 copies, freeing {:.1}MB",
+                "storage {before:?} at {:.1}%: cleanup_expired removed {} expired objects ({} archived), {} archived \
+                 copies and {} superseded copies, freeing {:.1}MB",
                 s.usage_ratio() * 100.0,
                 report.expired,
                 report.archived,
                 report.purged,
+                report.superseded,
                 report.freed_bytes as f64 / MB
             );
             tracing::error!("{line}");

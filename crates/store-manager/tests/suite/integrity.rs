@@ -221,3 +221,66 @@ pub async fn keys_and_categories_checked(env: Env) {
     assert!(manager.store().keys().await.unwrap().iter().all(|k| !k.starts_with("..")));
     let _: Option<Bytes> = manager.load_bytes("never_saved").await.unwrap();
 }
+
+/// A move between categories puts the new copy, then deletes the old one. When the delete is
+/// lost (a crash between the two, or a failed flush of the delete followed by a power loss), both
+/// copies exist: a manager opened afterwards loads, describes, lists and finds only the newer
+/// one, counts both (they are both stored), and its cleanup removes the older one; a delete
+/// removes both.
+pub async fn interrupted_move_newest_copy_wins(env: Env) {
+    let manager = env.manager(Settings::default());
+    manager
+        .save("pos", &json!({"qty": 1}), SaveOptions::new(Category::TradingState).with_metadata("v", 1))
+        .await
+        .unwrap();
+    let old_copy = stored(&env, "trading_state/pos").await;
+    env.clock.advance(std::time::Duration::from_secs(60));
+    manager.save("pos", &json!({"qty": 2}), SaveOptions::new(Category::MlModels).with_metadata("v", 2)).await.unwrap();
+    // The lost delete: the old copy is back, as the crash left it.
+    env.store.save_bytes("trading_state/pos", old_copy.clone()).await.unwrap();
+    drop(manager);
+
+    let fresh = env.other_manager(Settings::default()).await;
+    assert_eq!(fresh.load::<Value>("pos").await.unwrap(), Some(json!({"qty": 2})), "the newer copy wins");
+    assert_eq!(fresh.get_metadata("pos").await.unwrap().unwrap().category, Category::MlModels);
+    assert_eq!(fresh.list_keys(&Category::MlModels).await.unwrap(), ["pos"]);
+    assert!(fresh.list_keys(&Category::TradingState).await.unwrap().is_empty(), "the superseded copy is not listed");
+    let found = fresh.find(|o| o.key == "pos").await.unwrap();
+    assert_eq!(
+        found.iter().map(|o| (&o.category, o.metadata["v"].as_u64())).collect::<Vec<_>>(),
+        [(&Category::MlModels, Some(2))]
+    );
+    let usage = fresh.usage_by_category().await.unwrap();
+    assert_eq!(usage[&Category::TradingState].files, 1, "the older copy is still stored: {usage:?}");
+    assert_eq!(usage[&Category::MlModels].files, 1);
+
+    let report = fresh.cleanup().await.unwrap();
+    assert_eq!((report.superseded, report.expired, report.purged), (1, 0, 0), "{report:?}");
+    assert_eq!(report.freed_bytes, old_copy.len() as u64);
+    assert!(env.store.read_bytes("trading_state/pos").await.unwrap_err().is_not_found(), "the older copy is gone");
+    assert_eq!(stored_copies(&env).await, ["ml_models/pos"]);
+    let usage = fresh.usage_by_category().await.unwrap();
+    assert_eq!(usage.get(&Category::TradingState).map_or(0, |u| u.files), 0, "{usage:?}");
+    assert_eq!(fresh.load::<Value>("pos").await.unwrap(), Some(json!({"qty": 2})));
+    assert_eq!(fresh.cleanup().await.unwrap().removed(), 0, "nothing left to clean");
+
+    // With both copies there again, a delete removes both.
+    env.store.save_bytes("trading_state/pos", old_copy).await.unwrap();
+    let other = env.other_manager(Settings::default()).await;
+    other.delete("pos").await.unwrap();
+    assert_eq!(other.load::<Value>("pos").await.unwrap(), None);
+    assert!(stored_copies(&env).await.is_empty(), "a copy survived the delete");
+}
+
+/// The store keys of the objects the manager's categories hold.
+async fn stored_copies(env: &Env) -> Vec<String> {
+    use futures::TryStreamExt as _;
+    let all: Vec<_> = env.store.list_keys("").try_collect().await.unwrap();
+    let mut keys: Vec<String> = all
+        .iter()
+        .map(|k| k.as_str().to_string())
+        .filter(|k| k.starts_with("trading_state/") || k.starts_with("ml_models/"))
+        .collect();
+    keys.sort();
+    keys
+}

@@ -23,6 +23,7 @@ macro_rules! manager_suite {
             integrity::truncated_object, integrity::checksum_mismatch, integrity::foreign_object, integrity::listing_survives_damage,
             integrity::fresh_manager_rebuilds_index, integrity::other_handles_changes_are_seen, integrity::metadata_search,
             integrity::compression_rules, integrity::invalid_settings_and_disabled, integrity::keys_and_categories_checked,
+            integrity::interrupted_move_newest_copy_wins,
         );
     };
     (@cases $env:expr; $($module:ident :: $case:ident),+ $(,)?) => {

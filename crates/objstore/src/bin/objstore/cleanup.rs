@@ -55,6 +55,12 @@ pub async fn cleanup(ctx: &Ctx, dry_run: bool) -> CliResult<()> {
             output::size(report.freed_bytes)
         )
     };
+    if report.superseded > 0 {
+        text.push_str(&format!(
+            "removed {} (older than the key's copy in another category: a move a crash interrupted)\n",
+            output::count(report.superseded, "superseded copy", Some("superseded copies"))
+        ));
+    }
     for why in &report.skipped {
         text.push_str(&format!("skipped: {why}\n"));
     }
