@@ -17,8 +17,10 @@
 //! - `fuzz [--minutes N] [TARGET...]`: runs the cargo-fuzz targets of `fuzz/` (key parsing, frame
 //!   decoding) for N minutes each (default 2) on the nightly toolchain, installing cargo-fuzz when
 //!   missing; not a CI gate.
-//! - `soak [--kills N] [--fault-ops N] [--only NAME]`: the long crash, fault-injection and
-//!   disk-full runs (2,000 kills, 10,000 operations per fault mode by default) and their table.
+//! - `soak [--kills N] [--fault-ops N] [--scale N] [--cases N] [--only NAME]`: the long
+//!   reliability runs and their table: crash (2,000 kills), faults (10,000 operations), disk full,
+//!   concurrency and the SeaweedFS cluster (5× as long), the property tests (10,000 cases each);
+//!   starts the SeaweedFS they need.
 
 mod fuzz;
 mod image;
@@ -55,14 +57,12 @@ fn main() -> ExitCode {
     }
 }
 
-/// The workspace's root folder.
 /// The workspace's root folder (xtask's parent).
 pub(crate) fn root() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
 }
 
-/// Runs `cargo` with `args` (and extra environment), failing when it fails.
 /// Runs `cargo` with `args` (and extra environment) in the workspace root, failing when it fails.
 pub(crate) fn cargo(args: &[&str], env: &[(String, String)]) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
@@ -77,12 +77,12 @@ pub(crate) fn cargo(args: &[&str], env: &[(String, String)]) -> Result<(), Strin
 }
 
 /// The installed tools, the running servers, and the variables that point tests at them.
-struct S3Servers {
-    env: Vec<(String, String)>,
+pub(crate) struct S3Servers {
+    pub(crate) env: Vec<(String, String)>,
     _servers: Vec<servers::Server>,
 }
 
-fn start_s3_servers(with_moto: bool) -> Result<S3Servers, String> {
+pub(crate) fn start_s3_servers(with_moto: bool) -> Result<S3Servers, String> {
     let root = root();
     let tools = tools::ensure(&root)?;
     let run = tools.dir.join("run");

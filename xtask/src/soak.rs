@@ -1,22 +1,59 @@
-//! The reliability runs: crash consistency (SIGKILL), fault injection (fsync, rename) and a full
-//! disk, on local disk.
+//! The reliability runs: crash consistency (SIGKILL), fault injection (fsync, rename), a full
+//! disk, concurrency at the limits (local disk and SeaweedFS), a SeaweedFS cluster losing a volume
+//! server, and the property tests on keys, escapes and the stored format.
 //!
-//! - `cargo xtask soak [--kills N] [--fault-ops N] [--only NAME]` runs the long versions (2,000
-//!   kills, 10,000 operations under faults by default) and prints the summary table.
+//! - `cargo xtask soak [--kills N] [--fault-ops N] [--scale N] [--cases N] [--only NAME]` runs the
+//!   long versions (see [`RUNS`]: 2,000 kills, 10,000 operations under faults, the concurrency and
+//!   cluster workloads 5 times as long, 10,000 cases per property) and prints the summary table.
+//!   It starts the SeaweedFS the S3 parts need, as `cargo xtask test` does.
 //! - `cargo xtask test` runs the CI-sized versions with the rest of the workspace; the tests
 //!   append their `SUMMARY ...` lines to `$OBJSTORE_SUMMARY_FILE` (see [`summary_file`]) and
 //!   [`report`] prints the same table from it.
 //!
 //! Each test prints one line such as `SUMMARY crash kills=200 acked_verified=12345 violations=0
-//! secs=61.2` (`crates/objstore/tests/support/mod.rs`); [`summary`] turns those lines into a
-//! markdown table. Other tests (property tests: `cases=N`) may print such lines too.
+//! secs=61.2` (`store_core::testkit::summary`); [`summary`] turns those lines into a markdown
+//! table.
 
 use crate::{cargo, root};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The reliability tests of `objstore`: (test target, variable that sizes it, long size).
-const TESTS: [(&str, &str, usize); 3] =
-    [("crash", "OBJSTORE_CRASH_KILLS", 2000), ("faults", "OBJSTORE_FAULT_OPS", 10_000), ("disk_full", "", 0)];
+/// One long run: a test target, and the variable that sizes it.
+struct Run {
+    /// The test target (what `--only` names).
+    test: &'static str,
+    /// Its package.
+    package: &'static str,
+    /// The variable that sizes it (none: it has one size).
+    var: Option<&'static str>,
+}
+
+/// The long runs, in order.
+const RUNS: [Run; 9] = [
+    Run { test: "crash", package: "objstore", var: Some(KILLS) },
+    Run { test: "faults", package: "objstore", var: Some(FAULT_OPS) },
+    Run { test: "disk_full", package: "objstore", var: None },
+    Run { test: "concurrency", package: "objstore", var: Some(CONCURRENCY_SCALE) },
+    Run { test: "seaweedfs_cluster", package: "objstore", var: Some(CLUSTER_SCALE) },
+    Run { test: "prop_keys", package: "store-core", var: Some(CASES) },
+    Run { test: "escape", package: "backend-local", var: Some(CASES) },
+    Run { test: "permissions", package: "backend-local", var: None },
+    Run { test: "prop_format", package: "store-manager", var: Some(CASES) },
+];
+
+const KILLS: &str = "OBJSTORE_CRASH_KILLS";
+const FAULT_OPS: &str = "OBJSTORE_FAULT_OPS";
+const CONCURRENCY_SCALE: &str = "OBJSTORE_CONCURRENCY_SCALE";
+const CLUSTER_SCALE: &str = "OBJSTORE_CLUSTER_SCALE";
+const CASES: &str = "PROPTEST_CASES";
+
+/// The options of `soak`: (option, the variables it sets, their long value).
+const OPTIONS: [(&str, &[&str], usize); 4] = [
+    ("--kills", &[KILLS], 2000),
+    ("--fault-ops", &[FAULT_OPS], 10_000),
+    ("--scale", &[CONCURRENCY_SCALE, CLUSTER_SCALE], 5),
+    ("--cases", &[CASES], 10_000),
+];
 
 /// The file the tests append their summary lines to during `cargo xtask test` and `soak`.
 pub fn summary_file() -> PathBuf {
@@ -41,8 +78,7 @@ pub fn report(path: &Path, require: bool) -> Result<(), String> {
         println!("\n{}", summary(&lines));
     }
     if !found {
-        let message =
-            format!("no reliability summary in {}: the crash, faults and disk_full tests did not run", path.display());
+        let message = format!("no reliability summary in {}: the reliability tests did not run", path.display());
         if require {
             return Err(message);
         }
@@ -53,48 +89,59 @@ pub fn report(path: &Path, require: bool) -> Result<(), String> {
     if violations > 0 { Err(format!("the reliability tests report {violations} violations")) } else { Ok(()) }
 }
 
-/// `cargo xtask soak`: the long runs, one test after the other, then the table.
+/// `cargo xtask soak`: the long runs, one after the other, then the table.
 pub fn run(args: &[String]) -> Result<(), String> {
-    let mut sizes: Vec<(&str, &str, String)> = TESTS
-        .iter()
-        .map(|(name, var, long)| (*name, *var, std::env::var(var).unwrap_or_else(|_| long.to_string())))
-        .collect();
+    // Each variable's value: the environment's, else the long default; the options override.
+    let mut sizes: BTreeMap<&str, String> = BTreeMap::new();
+    for (_, vars, long) in OPTIONS {
+        for var in vars {
+            sizes.insert(var, std::env::var(var).unwrap_or_else(|_| long.to_string()));
+        }
+    }
     let mut only: Option<String> = None;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         let mut value = || args.next().cloned().ok_or_else(|| format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--kills" => sizes[0].2 = count(&value()?)?,
-            "--fault-ops" => sizes[1].2 = count(&value()?)?,
-            "--only" => only = Some(value()?),
-            other => {
-                return Err(format!(
-                    "unknown soak option '{other}'; the options are --kills N, --fault-ops N, --only NAME"
-                ));
+        if arg == "--only" {
+            only = Some(value()?);
+        } else if let Some((_, vars, _)) = OPTIONS.iter().find(|(option, ..)| option == arg) {
+            let n = count(&value()?)?;
+            for var in *vars {
+                sizes.insert(var, n.clone());
             }
+        } else {
+            let options: Vec<&str> = OPTIONS.iter().map(|(o, ..)| *o).collect();
+            return Err(format!(
+                "unknown soak option '{arg}'; the options are {} N and --only NAME",
+                options.join(" N, ")
+            ));
         }
     }
+    let names: Vec<&str> = RUNS.iter().map(|r| r.test).collect();
     if let Some(name) = &only
-        && !TESTS.iter().any(|(n, ..)| n == name)
+        && !names.contains(&name.as_str())
     {
-        return Err(format!("no reliability test '{name}'; they are crash, faults, disk_full"));
+        return Err(format!("no reliability test '{name}'; they are {}", names.join(", ")));
     }
+    let selected: Vec<&Run> = RUNS.iter().filter(|r| only.as_ref().is_none_or(|o| o == r.test)).collect();
+    // The concurrency test's S3 part and the cluster need SeaweedFS (the `weed` binary).
+    let needs_s3 = selected.iter().any(|r| matches!(r.test, "concurrency" | "seaweedfs_cluster"));
+    let servers = if needs_s3 { Some(crate::start_s3_servers(false)?) } else { None };
     let summary_env = summary_env();
     let mut failed = Vec::new();
-    for (name, var, size) in &sizes {
-        if only.as_ref().is_some_and(|o| o != name) {
-            continue;
-        }
+    for run in selected {
         let mut env = vec![summary_env.clone()];
-        if !var.is_empty() {
-            env.push((var.to_string(), size.clone()));
+        env.extend(servers.iter().flat_map(|s| s.env.iter().cloned()));
+        if let Some(var) = run.var {
+            env.push((var.to_string(), sizes[var].clone()));
         }
         // Each test runs even when an earlier one failed; the table shows them all.
-        if let Err(e) = cargo(&["test", "--locked", "-p", "objstore", "--test", name], &env) {
+        if let Err(e) = cargo(&["test", "--locked", "-p", run.package, "--test", run.test], &env) {
             eprintln!("xtask: {e}");
-            failed.push(*name);
+            failed.push(run.test);
         }
     }
+    drop(servers);
     let reported = report(&summary_file(), true);
     if !failed.is_empty() {
         return Err(format!("reliability tests failed: {}", failed.join(", ")));

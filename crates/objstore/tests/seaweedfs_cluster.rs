@@ -9,7 +9,9 @@
 //! succeed again afterwards.
 //!
 //! The figures (objects acknowledged and verified, errors during the outage by kind, time to
-//! recover) go to `SUMMARY seaweedfs_cluster ...` (see `store_core::testkit::summary`).
+//! recover) go to `SUMMARY seaweedfs_cluster ...` (see `store_core::testkit::summary`). The
+//! workload runs 5 s before the kill and 15 s after it; `OBJSTORE_CLUSTER_SCALE=N` multiplies both
+//! (`cargo xtask soak` runs it longer).
 //!
 //! Needs `OBJSTORE_TEST_WEED`, the `weed` binary that `cargo xtask test` installs and points at;
 //! without it the test fails (it never skips). Every process runs in its own process group, is
@@ -41,10 +43,12 @@ const BUCKET: &str = "test";
 const VOLUME_SERVERS: usize = 3;
 const WRITERS: usize = 6;
 const READERS: usize = 2;
-/// The workload runs this long before the kill...
+/// The workload runs this long before the kill (times `OBJSTORE_CLUSTER_SCALE`)...
 const BEFORE_KILL: Duration = Duration::from_secs(5);
-/// ...and this long after it.
+/// ...and this long after it (times `OBJSTORE_CLUSTER_SCALE`).
 const AFTER_KILL: Duration = Duration::from_secs(15);
+/// Multiplies the workload's durations (`cargo xtask soak` sets it; 1 in `cargo xtask test`).
+const SCALE_ENV: &str = "OBJSTORE_CLUSTER_SCALE";
 /// An error this long after the kill means the cluster did not heal (slowness alone is only reported).
 const MAX_RECOVERY: Duration = Duration::from_secs(10);
 /// A save this slow after the kill counts as slowed down by the outage (they take ~10-50 ms).
@@ -530,7 +534,9 @@ async fn run(cluster: &Cluster) -> Report {
         readers.push(tokio::spawn(reader(shared, r)));
     }
 
-    tokio::time::sleep(BEFORE_KILL).await;
+    let scale = support::env_count(SCALE_ENV, 1).clamp(1, 1000) as u32;
+    let (before_kill, after_kill) = (BEFORE_KILL * scale, AFTER_KILL * scale);
+    tokio::time::sleep(before_kill).await;
     let mut violations = Vec::new();
     // Before the kill: every volume has its two copies on two different servers.
     let volumes = cluster.volumes();
@@ -551,7 +557,7 @@ async fn run(cluster: &Cluster) -> Report {
     *shared.killed_at.lock().unwrap() = Some(killed);
     // Watch the master drop the dead server while the workload goes on.
     let mut master_noticed = None;
-    while killed.elapsed() < AFTER_KILL {
+    while killed.elapsed() < after_kill {
         tokio::time::sleep(Duration::from_millis(250)).await;
         if master_noticed.is_none() {
             let now = cluster.volumes();
@@ -677,7 +683,7 @@ async fn run(cluster: &Cluster) -> Report {
     let caught_done = saves_after.iter().filter(|(_, _, new)| !new).map(|(t, _, _)| since_kill(t)).max();
     let first_new = saves_after.iter().filter(|(_, _, new)| *new).map(|(t, _, _)| since_kill(t)).min();
     let last_stall = saves_after.iter().filter(|(_, took, _)| *took >= STALL).map(|(t, _, _)| since_kill(t)).max();
-    let recovered = [caught_done, first_new.or(Some(AFTER_KILL)), last_stall, Some(last_error_after_kill)]
+    let recovered = [caught_done, first_new.or(Some(after_kill)), last_stall, Some(last_error_after_kill)]
         .into_iter()
         .flatten()
         .max()
@@ -698,7 +704,7 @@ async fn run(cluster: &Cluster) -> Report {
         verified,
         errors: failures,
         caught_done: caught_done.unwrap_or_default(),
-        first_new: first_new.unwrap_or(AFTER_KILL),
+        first_new: first_new.unwrap_or(after_kill),
         recovered,
         last_error_after_kill,
         slowest_save: [0, 1].map(|i| Duration::from_micros(shared.slowest[i].load(Ordering::Relaxed))),
