@@ -8,6 +8,10 @@
 //! metadata, which a get returns); an extra row without target shows a cached get beside
 //! `read_bytes` (the value alone, which a cache hit answers without touching the metadata).
 //!
+//! For scale, two more rows: object_store's own `InMemory` get, and `trait_floor::OneValue`, a
+//! store that answers every get from a field (what the trait's types alone cost), each beside a
+//! facade cache hit.
+//!
 //! Needs `--features object-store-compat` (group `compat`).
 
 use std::path::Path as FsPath;
@@ -158,6 +162,18 @@ fn gets(config: &Config, runtime: &Runtime, dir: &FsPath) -> Vec<Row> {
     );
     let mut extra = Row::new("get, cached (Trust)", "1 KiB", times, "object_store's InMemory get", None);
     extra.note = "for reference: what a get costs any object_store store".into();
+    rows.push(extra);
+    // The trait's own share: a store that answers from a field, beside the facade's cache hit.
+    let floor = crate::trait_floor::OneValue::new(payload(KIB));
+    let times = timed(
+        config,
+        runtime,
+        ops,
+        async |i| assert_eq!(floor.get(&paths[i % n]).await.unwrap().bytes().await.unwrap().len(), KIB),
+        async |i| assert_eq!(store.read_object(&keys[i % n]).await.unwrap().bytes.len(), KIB),
+    );
+    let mut extra = Row::new("get, trait alone (no store)", "1 KiB", times, "read_object (cached)", None);
+    extra.note = "for reference: the trait's required types alone, as a share of a facade cache hit".into();
     rows.push(extra);
     rows
 }

@@ -22,6 +22,8 @@ mod compat;
 mod local;
 mod manager;
 mod s3;
+#[cfg(feature = "object-store-compat")]
+mod trait_floor;
 mod transfer;
 
 use std::path::PathBuf;
