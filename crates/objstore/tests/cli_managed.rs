@@ -17,6 +17,7 @@ both!(
     metadata_compression_and_expiry_travel_with_the_object,
     quotas_and_sizes_are_limits_with_exit_5,
     expired_objects_vanish_and_cleanup_removes_them,
+    an_interrupted_move_is_cleaned_up,
     the_managers_errors_have_their_codes,
     path_in_managed_mode_is_the_stored_frame,
 );
@@ -187,7 +188,10 @@ fn expired_objects_vanish_and_cleanup_removes_them(backend: Backend) {
     // The dry run lists the expired object and changes nothing.
     let dry = env.stdout(&["--settings", s, "cleanup", "--dry-run"]);
     assert!(dry.contains("expire") && dry.contains("llm_cache") && dry.contains("old"), "{dry}");
-    assert!(dry.contains("would remove 1 expired object (archiving them first) and 0 archived copies"), "{dry}");
+    assert!(
+        dry.contains("would remove 1 expired object (archiving them first), 0 archived copies and 0 superseded"),
+        "{dry}"
+    );
     assert!(dry.contains("nothing was changed"), "{dry}");
     let plan = env.json(&["--settings", s, "cleanup", "--dry-run"]);
     assert_eq!(plan["dry_run"], true);
@@ -223,6 +227,39 @@ fn expired_objects_vanish_and_cleanup_removes_them(backend: Backend) {
         .success()
         .stdout(predicate::str::starts_with("nothing to clean up"));
     env.cmd().args(["--settings", s, "get", "fresh"]).assert().success().stdout("today");
+}
+
+/// A move between categories whose delete of the old copy did not last (put back here by hand,
+/// as a crash would leave it): the newer copy is what `get` and `ls` show, the dry run plans the
+/// older one as "supersede", and the cleanup removes it.
+fn an_interrupted_move_is_cleaned_up(backend: Backend) {
+    let env = Env::new(backend);
+    let old_frame = env.dir.path().join("old-frame");
+    env.cmd().args(["put", "--category", "trading_state", "pos"]).write_stdin("qty 1").assert().success();
+    env.cmd().args(["get", "trading_state/pos", "-o", old_frame.to_str().unwrap()]).assert().success();
+    std::thread::sleep(Duration::from_millis(5));
+    env.cmd().args(["put", "--category", "ml_models", "pos"]).write_stdin("qty 2").assert().success();
+    env.cmd().args(["ls", "trading_state/"]).assert().success().stdout("");
+    env.cmd().args(["put", "trading_state/pos", old_frame.to_str().unwrap()]).assert().success();
+
+    env.cmd().args(["--managed", "get", "pos"]).assert().success().stdout("qty 2");
+    env.cmd().args(["ls", "--category", "trading_state"]).assert().success().stdout("");
+    let plan = env.json(&["--managed", "cleanup", "--dry-run"]);
+    assert_eq!(
+        (plan["expired"].clone(), plan["purged"].clone(), plan["superseded"].clone()),
+        (json!(0), json!(0), json!(1))
+    );
+    assert_eq!(plan["objects"][0]["action"], "supersede");
+    assert_eq!(plan["objects"][0]["store_key"], "trading_state/pos");
+    let human = env.stdout(&["--managed", "cleanup"]);
+    assert!(human.contains("removed 1 superseded copy"), "{human}");
+    env.cmd().args(["ls", "trading_state/"]).assert().success().stdout("");
+    env.cmd().args(["--managed", "get", "pos"]).assert().success().stdout("qty 2");
+    env.cmd()
+        .args(["--managed", "cleanup", "--dry-run"])
+        .assert()
+        .success()
+        .stdout(predicate::str::starts_with("nothing to clean up"));
 }
 
 fn the_managers_errors_have_their_codes(backend: Backend) {

@@ -107,6 +107,11 @@ impl Manager {
         run(self.inner.cleanup())
     }
 
+    /// See [`crate::Manager::superseded_copies`].
+    pub fn superseded_copies(&self) -> Result<Vec<StoredObject>> {
+        run(self.inner.superseded_copies())
+    }
+
     /// See [`crate::Manager::usage_by_category`].
     pub fn usage_by_category(&self) -> Result<BTreeMap<Category, CategoryUsage>> {
         run(self.inner.usage_by_category())

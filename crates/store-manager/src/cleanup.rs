@@ -15,6 +15,7 @@ use crate::error::Result;
 use crate::format;
 use crate::index::{Kind, Place};
 use crate::manager::{Manager, entry_for, frame_error, run_cpu};
+use crate::object::StoredObject;
 
 /// Objects expired at once.
 const CLEANUP_CONCURRENCY: usize = 8;
@@ -132,6 +133,28 @@ impl Manager {
         report.freed_bytes = freed_total.saturating_sub(written_total);
         report.skipped.sort();
         Ok(report)
+    }
+
+    /// The copies a [`Manager::cleanup`] would remove as superseded (see
+    /// [`CleanupReport::superseded`]): each key's older copies in categories other than the one
+    /// holding its newest copy, by category and key. Changes nothing.
+    pub async fn superseded_copies(&self) -> Result<Vec<StoredObject>> {
+        self.ready()?;
+        self.sync(None).await?;
+        let index = self.index();
+        let mut out: Vec<StoredObject> = Vec::new();
+        for (place, folder) in &index.folders {
+            let Place::Live(category) = place else { continue };
+            for (key, entry) in &folder.entries {
+                let superseded = index.owner.get(key).is_some_and(|owner| owner != category);
+                if let (true, Some(object), Some(_)) = (superseded, entry.managed(), &entry.version) {
+                    out.push((**object).clone());
+                }
+            }
+        }
+        drop(index);
+        out.sort_by(|a, b| (&a.category, &a.key).cmp(&(&b.category, &b.key)));
+        Ok(out)
     }
 
     async fn expire_one(&self, category: Category, key: String, archive: bool, now: SystemTime) -> Result<Outcome> {

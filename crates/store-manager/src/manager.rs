@@ -418,6 +418,9 @@ impl Manager {
         self.ready()?;
         category.validate()?;
         let place = Place::Live(category.clone());
+        // Whether another category holds a newer copy of a key is only known once every category
+        // was scanned (once per manager; a save needs it too); then this folder is brought up to date.
+        self.ensure_loaded().await?;
         self.sync(Some(&place)).await?;
         let now = self.now();
         let index = self.index();

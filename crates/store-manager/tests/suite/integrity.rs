@@ -240,6 +240,9 @@ pub async fn interrupted_move_newest_copy_wins(env: Env) {
     env.store.save_bytes("trading_state/pos", old_copy.clone()).await.unwrap();
     drop(manager);
 
+    // A fresh manager's first call lists the old copy's category: the copy is not listed there.
+    let lister = env.other_manager(Settings::default()).await;
+    assert!(lister.list_keys(&Category::TradingState).await.unwrap().is_empty(), "the superseded copy is listed");
     let fresh = env.other_manager(Settings::default()).await;
     assert_eq!(fresh.load::<Value>("pos").await.unwrap(), Some(json!({"qty": 2})), "the newer copy wins");
     assert_eq!(fresh.get_metadata("pos").await.unwrap().unwrap().category, Category::MlModels);
@@ -254,6 +257,12 @@ pub async fn interrupted_move_newest_copy_wins(env: Env) {
     assert_eq!(usage[&Category::TradingState].files, 1, "the older copy is still stored: {usage:?}");
     assert_eq!(usage[&Category::MlModels].files, 1);
 
+    let planned = fresh.superseded_copies().await.unwrap();
+    assert_eq!(
+        planned.iter().map(|o| (&o.category, o.key.as_str())).collect::<Vec<_>>(),
+        [(&Category::TradingState, "pos")]
+    );
+    assert_eq!(planned[0].stored_size, old_copy.len() as u64);
     let report = fresh.cleanup().await.unwrap();
     assert_eq!((report.superseded, report.expired, report.purged), (1, 0, 0), "{report:?}");
     assert_eq!(report.freed_bytes, old_copy.len() as u64);
@@ -263,6 +272,7 @@ pub async fn interrupted_move_newest_copy_wins(env: Env) {
     assert_eq!(usage.get(&Category::TradingState).map_or(0, |u| u.files), 0, "{usage:?}");
     assert_eq!(fresh.load::<Value>("pos").await.unwrap(), Some(json!({"qty": 2})));
     assert_eq!(fresh.cleanup().await.unwrap().removed(), 0, "nothing left to clean");
+    assert!(fresh.superseded_copies().await.unwrap().is_empty());
 
     // With both copies there again, a delete removes both.
     env.store.save_bytes("trading_state/pos", old_copy).await.unwrap();

@@ -1,9 +1,11 @@
-//! `cleanup [--dry-run]`: removes expired objects (archived first when the settings say so) and
-//! archived copies past their retention; `--dry-run` lists them and changes nothing.
+//! `cleanup [--dry-run]`: removes expired objects (archived first when the settings say so),
+//! archived copies past their retention and superseded copies; `--dry-run` lists them and changes
+//! nothing.
 //!
 //! The dry run works out the plan from what the manager exposes: `usage_by_category` says which
 //! categories hold expired objects, whose headers are then read from the store (the manager's
-//! listings hide expired objects); `list_archived` gives each archived copy's `purge_after`.
+//! listings hide expired objects); `list_archived` gives each archived copy's `purge_after`;
+//! `superseded_copies` the older copies of keys moved to another category.
 
 use std::collections::BTreeSet;
 use std::time::SystemTime;
@@ -19,7 +21,8 @@ use crate::output::{self, Align, Table};
 /// One object a cleanup would remove.
 #[derive(Debug, Serialize)]
 struct Planned {
-    /// "expire" (an expired object) or "purge" (an archived copy past its retention).
+    /// "expire" (an expired object), "purge" (an archived copy past its retention) or
+    /// "supersede" (an older copy of a key whose newer copy is in another category).
     action: &'static str,
     /// The manager key.
     key: String,
@@ -29,7 +32,8 @@ struct Planned {
     store_key: String,
     /// Bytes it takes in the store.
     stored_size: u64,
-    /// When it expired (expire) or when its retention ended (purge), RFC 3339.
+    /// When it expired (expire), when its retention ended (purge), or when it was saved
+    /// (supersede), RFC 3339.
     due: String,
 }
 
@@ -45,7 +49,8 @@ pub async fn cleanup(ctx: &Ctx, dry_run: bool) -> CliResult<()> {
         return output::json(&value);
     }
     let mut text = if report.removed() == 0 && report.skipped.is_empty() {
-        "nothing to clean up: no expired objects, no archived copies past their retention\n".to_string()
+        "nothing to clean up: no expired objects, no archived copies past their retention, no superseded copies\n"
+            .to_string()
     } else {
         format!(
             "removed {} ({} archived first) and {} past their retention; freed {}\n",
@@ -91,9 +96,20 @@ async fn dry(ctx: &Ctx) -> CliResult<()> {
             }
         }
     }
+    for copy in manager.superseded_copies().await? {
+        plan.push(Planned {
+            action: "supersede",
+            store_key: format!("{}/{}", copy.category, copy.key),
+            key: copy.key,
+            category: copy.category,
+            stored_size: copy.stored_size,
+            due: output::time(copy.created),
+        });
+    }
     plan.sort_by(|a, b| (a.action, &a.store_key).cmp(&(b.action, &b.store_key)));
     let expired = plan.iter().filter(|p| p.action == "expire").count();
-    let purged = plan.len() - expired;
+    let superseded = plan.iter().filter(|p| p.action == "supersede").count();
+    let purged = plan.len() - expired - superseded;
     let removed_bytes: u64 = plan.iter().map(|p| p.stored_size).sum();
     if ctx.json {
         return output::json(&serde_json::json!({
@@ -101,12 +117,15 @@ async fn dry(ctx: &Ctx) -> CliResult<()> {
             "expired": expired,
             "archived": if archive { expired } else { 0 },
             "purged": purged,
+            "superseded": superseded,
             "removed_bytes": removed_bytes,
             "objects": plan,
         }));
     }
     if plan.is_empty() {
-        return output::text("nothing to clean up: no expired objects, no archived copies past their retention");
+        return output::text(
+            "nothing to clean up: no expired objects, no archived copies past their retention, no superseded copies",
+        );
     }
     let mut table = Table::new(&[
         ("ACTION", Align::Left),
@@ -126,10 +145,11 @@ async fn dry(ctx: &Ctx) -> CliResult<()> {
     }
     let mut text = table.render();
     text.push_str(&format!(
-        "dry run: would remove {}{} and {} ({}); nothing was changed\n",
+        "dry run: would remove {}{}, {} and {} ({}); nothing was changed\n",
         output::count(expired, "expired object", None),
         if archive && expired > 0 { " (archiving them first)" } else { "" },
         output::count(purged, "archived copy", Some("archived copies")),
+        output::count(superseded, "superseded copy", Some("superseded copies")),
         output::size(removed_bytes)
     ));
     output::text(&text)
