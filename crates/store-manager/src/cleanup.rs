@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use futures::{StreamExt, stream};
 use serde::Serialize;
-use store_core::PutMode;
+use store_core::{PutMode, Version};
 
 use crate::category::Category;
 use crate::error::Result;
@@ -203,14 +203,7 @@ impl Manager {
             let epoch = index.next_epoch();
             index.put(&archive_place, &key, entry_for(&archive_place, &key, &archived_object, epoch));
         }
-        // Delete only the version that was read (a save since then must survive).
-        match store.head(&store_key).await {
-            Ok(meta) if meta.version == object.meta.version => {}
-            Ok(_) => return Ok(Outcome::Untouched),
-            Err(e) if e.is_not_found() => return Ok(Outcome::Untouched),
-            Err(e) => return Err(e.into()),
-        }
-        if !self.delete_recorded(&place, &key).await? {
+        if !self.delete_if_unchanged(&place, &key, &object.meta.version).await? {
             return Ok(Outcome::Untouched);
         }
         Ok(Outcome::Expired { archived: archive, freed: object.bytes.len() as u64, written })
@@ -235,16 +228,22 @@ impl Manager {
             // A damaged copy, or two saves in the same millisecond: leave both.
             _ => return Ok(Outcome::Untouched),
         }
-        match self.inner.store.head(&place.store_key(&key)).await {
-            Ok(meta) if meta.version == old.meta.version => {}
-            Ok(_) => return Ok(Outcome::Untouched),
-            Err(e) if e.is_not_found() => return Ok(Outcome::Untouched),
-            Err(e) => return Err(e.into()),
-        }
-        if !self.delete_recorded(&place, &key).await? {
+        if !self.delete_if_unchanged(&place, &key, &old.meta.version).await? {
             return Ok(Outcome::Untouched);
         }
         Ok(Outcome::Superseded { freed: old.bytes.len() as u64 })
+    }
+
+    /// Deletes `key` in `place` only while it still holds `version`, the one that was read (a
+    /// save since then must survive). True when it was deleted.
+    async fn delete_if_unchanged(&self, place: &Place, key: &str, version: &Version) -> Result<bool> {
+        match self.inner.store.head(&place.store_key(key)).await {
+            Ok(meta) if meta.version == *version => {}
+            Ok(_) => return Ok(false),
+            Err(e) if e.is_not_found() => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+        self.delete_recorded(place, key).await
     }
 
     async fn purge_one(&self, category: Category, key: String, now: SystemTime) -> Result<Outcome> {
