@@ -36,15 +36,8 @@ use tempfile::TempDir;
 
 const FILE: &str = "escape";
 const CHECKS: usize = 4;
+use store_core::testkit::proptest_cases as cases;
 static TALLY: store_core::testkit::Tally = store_core::testkit::Tally::new(FILE, CHECKS);
-
-fn finish(name: &str, cases: u64, violations: u64, detail: &str) {
-    TALLY.finish(name, cases, violations, detail);
-}
-
-fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 // ----- sandboxes --------------------------------------------------------------------------
 
@@ -380,7 +373,12 @@ fn accepted_keys_land_beneath_the_root() {
         too_long_total.load(Ordering::Relaxed),
         conflicts_total.load(Ordering::Relaxed)
     );
-    finish("accepted_keys_land_beneath_the_root", ran.load(Ordering::Relaxed), u64::from(result.is_err()), &detail);
+    TALLY.finish(
+        "accepted_keys_land_beneath_the_root",
+        ran.load(Ordering::Relaxed),
+        u64::from(result.is_err()),
+        &detail,
+    );
     if let Err(e) = result {
         panic!("{FILE}::accepted_keys_land_beneath_the_root: {e}");
     }
@@ -699,7 +697,7 @@ fn traps_under_the_root() {
         eprintln!("{}", table.join("\n"));
     }
     let detail = format!(" traps={} operations={}", traps().len(), OPERATIONS.len());
-    finish("traps_under_the_root", probes, violations.len() as u64, &detail);
+    TALLY.finish("traps_under_the_root", probes, violations.len() as u64, &detail);
     assert!(violations.is_empty(), "{} violations:\n{}", violations.len(), violations.join("\n"));
 }
 
@@ -839,7 +837,7 @@ fn end_toctou(
     if sandbox.outside_snapshot() != *before {
         violations.push(format!("outside changed: {:?}", sandbox.outside_snapshot()));
     }
-    finish(name, ops, violations.len() as u64, &format!(" swaps={swaps}"));
+    TALLY.finish(name, ops, violations.len() as u64, &format!(" swaps={swaps}"));
     assert!(swaps > 100, "the swapper hardly ran ({swaps} swaps)");
     assert!(
         violations.is_empty(),

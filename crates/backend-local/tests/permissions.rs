@@ -24,10 +24,6 @@ const FILE: &str = "permissions";
 const CHECKS: usize = 2;
 static TALLY: store_core::testkit::Tally = store_core::testkit::Tally::new(FILE, CHECKS);
 
-fn finish(name: &str, cases: u64, violations: u64, detail: &str) {
-    TALLY.finish(name, cases, violations, detail);
-}
-
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 struct Doc {
     a: u32,
@@ -315,7 +311,7 @@ async fn matrix(kind: Kind, name: &str) {
         }
     }
     let detail = format!(" combinations=8 operations={} allowed={allowed} refused={refused}", operations(kind).len());
-    finish(name, cases, violations.len() as u64, &detail);
+    TALLY.finish(name, cases, violations.len() as u64, &detail);
     assert!(violations.is_empty(), "{} violations:\n{}", violations.len(), violations.join("\n"));
 }
 

@@ -33,15 +33,8 @@ use store_core::{Error, Key};
 const FILE: &str = "prop_keys";
 /// How many checks below call `finish` (the summary line prints when all have).
 const CHECKS: usize = 8;
+use store_core::testkit::proptest_cases as cases;
 static TALLY: store_core::testkit::Tally = store_core::testkit::Tally::new(FILE, CHECKS);
-
-fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn finish(name: &str, cases: u64, violations: u64, detail: &str) {
-    TALLY.finish(name, cases, violations, detail);
-}
 
 /// Counts the cases that reached the interesting part of a property (an accepted key, ...), so
 /// the report shows the property is not vacuous.
@@ -65,7 +58,7 @@ where
         test(value)
     });
     let hits = HITS[slot].load(Ordering::Relaxed);
-    finish(name, ran.load(Ordering::Relaxed), u64::from(result.is_err()), &format!(" interesting={hits}"));
+    TALLY.finish(name, ran.load(Ordering::Relaxed), u64::from(result.is_err()), &format!(" interesting={hits}"));
     if let Err(e) = result {
         panic!("{FILE}::{name}: {e}");
     }
@@ -500,7 +493,7 @@ fn known_tricks() {
             other => violations.push(format!("{input:?} gave {other:?}, expected {expected:?}")),
         }
     }
-    finish("known_tricks", (refused.len() + literal.len()) as u64, violations.len() as u64, "");
+    TALLY.finish("known_tricks", (refused.len() + literal.len()) as u64, violations.len() as u64, "");
     assert!(violations.is_empty(), "{violations:#?}");
 }
 

@@ -33,15 +33,8 @@ use backend_local as _;
 
 const FILE: &str = "prop_format";
 const CHECKS: usize = 5;
+use store_core::testkit::proptest_cases as cases;
 static TALLY: store_core::testkit::Tally = store_core::testkit::Tally::new(FILE, CHECKS);
-
-fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn finish(name: &str, cases: u64, violations: u64, detail: &str) {
-    TALLY.finish(name, cases, violations, detail);
-}
 
 /// Runs a property (no regression files); `detail` is printed after the figures.
 fn property<S>(
@@ -60,7 +53,7 @@ fn property<S>(
         ran.fetch_add(1, Ordering::Relaxed);
         test(value)
     });
-    finish(name, ran.load(Ordering::Relaxed), u64::from(result.is_err()), &detail());
+    TALLY.finish(name, ran.load(Ordering::Relaxed), u64::from(result.is_err()), &detail());
     if let Err(e) = result {
         panic!("{FILE}::{name}: {e}");
     }
@@ -465,7 +458,7 @@ fn every_truncation_and_payload_bit_flip() {
             }
         }
     }
-    finish(
+    TALLY.finish(
         "every_truncation_and_payload_bit_flip",
         checked,
         violations.len() as u64,

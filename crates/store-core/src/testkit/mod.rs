@@ -238,6 +238,26 @@ pub fn summary(name: &str, fields: &[(&str, String)]) {
     }
 }
 
+/// `len` bytes that do not compress (a xorshift stream), different for each `seed`: test values
+/// whose stored size is their size.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = 0x2545_F491_4F6C_DD1D ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// How many cases a property runs: `PROPTEST_CASES` when set (`cargo xtask soak` sets it), else
+/// `default` (the CI size).
+pub fn proptest_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
 /// The figures of a test file whose checks each run many cases (property tests): every check
 /// reports its own line when it ends, and the file's [`summary`] line (checks, cases,
 /// violations) is printed when the last one has.
