@@ -66,17 +66,7 @@ impl Env {
     }
 }
 
-fn blob(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ seed.wrapping_mul(0x2545_F491_4F6C_DD1D);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
+use store_core::testkit::noise as blob;
 
 async fn growth_and_days_until_full_from_the_history(env: Env) {
     // 0.01 GB store (about 10 MiB), growing 1 MiB a day.

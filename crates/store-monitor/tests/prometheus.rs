@@ -46,18 +46,7 @@ fn tool(var: &str, name: &str) -> PathBuf {
     }
 }
 
-/// Deterministic bytes that do not compress much.
-fn blob(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ seed.wrapping_mul(0x2545_F491_4F6C_DD1D);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
+use store_core::testkit::noise as blob;
 
 /// A store at `url` with a Trust cache and the operations layer registered on `registry`, a
 /// manager over it (allocations for both test categories, so every category family has samples),

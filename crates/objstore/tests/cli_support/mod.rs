@@ -130,17 +130,8 @@ pub fn json_lines(bytes: &[u8]) -> Vec<Value> {
 }
 
 /// Bytes that do not compress (a xorshift stream).
-pub fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+#[allow(unused_imports)] // not every test file that includes this module uses it
+pub use store_core::testkit::noise;
 
 /// Runs a scenario `fn NAME(backend: Backend)` as two tests, `NAME::local` and `NAME::s3`.
 #[macro_export]

@@ -91,15 +91,6 @@ pub fn settings(json: Value) -> Settings {
     Settings::from_json(&json.to_string()).unwrap()
 }
 
-/// `len` bytes that do not compress (xorshift), different for each seed.
-pub fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = 0x2545_F491_4F6C_DD1D ^ seed.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
+/// `len` bytes that do not compress, different for each seed.
+#[allow(unused_imports)] // not every test file that includes this module uses it
+pub use store_core::testkit::noise;
