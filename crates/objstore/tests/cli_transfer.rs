@@ -237,6 +237,28 @@ fn dry_run_counts_and_copies_nothing() {
     assert!(!out.exists(), "a dry run created the folder");
 }
 
+/// Runs `objstore import ARGS SRC` against `url` and kills it (SIGKILL: no cleanup) once
+/// `reached` is true, polling every `poll`; fails when that takes over 60 s or the import ends first.
+fn import_killed_when(url: &str, args: &[&str], src: &Path, what: &str, poll: Duration, reached: impl Fn() -> bool) {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("objstore"))
+        .env("OBJSTORE_URL", url)
+        .arg("import")
+        .args(args)
+        .arg(src)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !reached() {
+        assert!(Instant::now() < deadline, "the import did not reach {what} in 60 s");
+        assert!(child.try_wait().unwrap().is_none(), "the import ended before it could be killed");
+        std::thread::sleep(poll);
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
 #[test]
 fn an_import_killed_midway_resumes_with_only_the_missing_and_changed_files() {
     const FILES: usize = 6000;
@@ -255,22 +277,9 @@ fn an_import_killed_midway_resumes_with_only_the_missing_and_changed_files() {
     // Copies go in key order; once the 300th has landed, kill the process (SIGKILL: no cleanup).
     let names: Vec<&String> = files.keys().collect();
     let watched = root.join("in").join(names[300]);
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("objstore"))
-        .env("OBJSTORE_URL", &url)
-        .args(["import", "--jobs", "4", "--prefix", "in"])
-        .arg(&src)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !watched.exists() {
-        assert!(Instant::now() < deadline, "the import did not reach 300 files in 60 s");
-        assert!(child.try_wait().unwrap().is_none(), "the import ended before it could be killed");
-        std::thread::sleep(Duration::from_micros(200));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    import_killed_when(&url, &["--jobs", "4", "--prefix", "in"], &src, "300 files", Duration::from_micros(200), || {
+        watched.exists()
+    });
 
     // What landed is whole: every object equals its file (saves are atomic), no temp file is an
     // object, and the import had not finished.
@@ -461,22 +470,9 @@ fn s3_import_killed_midway_resumes() {
     }
     let url = s3_url("resume");
     let store = objstore::blocking::open(&url).unwrap();
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("objstore"))
-        .env("OBJSTORE_URL", &url)
-        .args(["import", "--jobs", "2"])
-        .arg(&src)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !store.contains_key("f00100").unwrap() {
-        assert!(Instant::now() < deadline, "the import did not reach 100 objects in 60 s");
-        assert!(child.try_wait().unwrap().is_none(), "the import ended before it could be killed");
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    import_killed_when(&url, &["--jobs", "2"], &src, "100 objects", Duration::from_millis(2), || {
+        store.contains_key("f00100").unwrap()
+    });
     // Requests whose body was sent may still complete on the server: let them.
     std::thread::sleep(Duration::from_millis(500));
     let landed = read_store(&url, "");
