@@ -333,23 +333,7 @@ fn verify(dir: &Path, model: &mut BTreeMap<(Kind, u32), Expect>, totals: &mut To
     totals.values_verified += listed;
 
     // The figures agree with a recount.
-    match store.usage() {
-        Ok(u) if (u.bytes, u.objects) == (counted.bytes, counted.objects) => {}
-        other => v.push(format!("usage() = {other:?}, a recount finds {counted:?}")),
-    }
-    let ledger = store.as_async().backend().usage_ledger().map(|l| l.read());
-    match ledger {
-        Some(Ok(l)) if (l.bytes, l.objects) == (counted.bytes, counted.objects) => {}
-        other => v.push(format!("the usage ledger holds {other:?}, a recount finds {counted:?}")),
-    }
-    match manager.usage_by_category() {
-        Ok(usage) => {
-            let (frames, bad) = support::recount_frames(&dir.join(MANAGED));
-            v.extend(bad.into_iter().map(|b| format!("damaged frame on disk: {b}")));
-            v.extend(support::compare_usage(&usage, &frames));
-        }
-        Err(e) => v.push(format!("usage_by_category failed: {e}")),
-    }
+    v.extend(support::figure_differences(dir, MANAGED, &counted, &store, &manager));
     match manager.problems() {
         Ok(problems) if problems.is_empty() => {}
         other => v.push(format!("the fresh manager reports problems: {other:?}")),

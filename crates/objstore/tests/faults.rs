@@ -175,22 +175,7 @@ fn figures(
     if !counted.temps.is_empty() {
         v.push(format!("temp files visible: {:?}", counted.temps));
     }
-    match store.usage() {
-        Ok(u) if (u.bytes, u.objects) == (counted.bytes, counted.objects) => {}
-        other => v.push(format!("usage() = {other:?}, a recount finds {counted:?}")),
-    }
-    match store.as_async().backend().usage_ledger().map(|l| l.read()) {
-        Some(Ok(l)) if (l.bytes, l.objects) == (counted.bytes, counted.objects) => {}
-        other => v.push(format!("the usage ledger holds {other:?}, a recount finds {counted:?}")),
-    }
-    match manager.usage_by_category() {
-        Ok(usage) => {
-            let (frames, bad) = support::recount_frames(&dir.join(MANAGED));
-            v.extend(bad.into_iter().map(|b| format!("damaged frame on disk: {b}")));
-            v.extend(support::compare_usage(&usage, &frames));
-        }
-        Err(e) => v.push(format!("usage_by_category failed: {e}")),
-    }
+    v.extend(support::figure_differences(dir, MANAGED, &counted, store, manager));
     v
 }
 

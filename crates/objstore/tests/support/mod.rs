@@ -225,6 +225,36 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The differences between the figures of `store` (its `usage()` and usage ledger) and of
+/// `manager` (its `usage_by_category`, over the manager's folder `managed` under `dir`) and a
+/// recount on disk (`counted`, and [`recount_frames`]).
+pub fn figure_differences(
+    dir: &Path,
+    managed: &str,
+    counted: &Recount,
+    store: &objstore::blocking::ObjectStore,
+    manager: &objstore::manager::blocking::Manager,
+) -> Vec<String> {
+    let mut v = Vec::new();
+    match store.usage() {
+        Ok(u) if (u.bytes, u.objects) == (counted.bytes, counted.objects) => {}
+        other => v.push(format!("usage() = {other:?}, a recount finds {counted:?}")),
+    }
+    match store.as_async().backend().usage_ledger().map(|l| l.read()) {
+        Some(Ok(l)) if (l.bytes, l.objects) == (counted.bytes, counted.objects) => {}
+        other => v.push(format!("the usage ledger holds {other:?}, a recount finds {counted:?}")),
+    }
+    match manager.usage_by_category() {
+        Ok(usage) => {
+            let (frames, bad) = recount_frames(&dir.join(managed));
+            v.extend(bad.into_iter().map(|b| format!("damaged frame on disk: {b}")));
+            v.extend(compare_usage(&usage, &frames));
+        }
+        Err(e) => v.push(format!("usage_by_category failed: {e}")),
+    }
+    v
+}
+
 /// Compares a manager's `usage_by_category` with [`recount_frames`]; returns the differences.
 pub fn compare_usage(
     usage: &BTreeMap<objstore::manager::Category, objstore::manager::CategoryUsage>,
