@@ -282,9 +282,11 @@ fn an_import_killed_midway_resumes_with_only_the_missing_and_changed_files() {
     });
 
     // What landed is whole: every object equals its file (saves are atomic), no temp file is an
-    // object, and the import had not finished.
+    // object, and the import had not finished. With 4 copies in flight, up to 3 files before the
+    // 300th may not have landed when it did (the kill stops them).
     let landed = read_store(&url, "");
-    assert!(landed.len() >= 300 && landed.len() < FILES, "{} objects landed", landed.len());
+    assert!(landed.contains_key(&format!("in/{}", names[300])), "the 300th file did not land");
+    assert!(landed.len() >= 300 - 3 && landed.len() < FILES, "{} objects landed", landed.len());
     for (key, bytes) in &landed {
         assert_eq!(Some(bytes), files.get(key.strip_prefix("in/").unwrap()), "{key}");
     }
