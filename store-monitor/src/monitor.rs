@@ -9,13 +9,13 @@ use serde::Serialize;
 use store_manager::{CleanupReport, Manager};
 use tokio::task::JoinHandle;
 
-use crate::cache_metrics::CacheMetrics;
 use crate::error::{Error, Result};
 use crate::history::{self, History, Sample};
 use crate::metrics::StoreMetrics;
 use crate::report;
 use crate::stats::{CategoryStats, GB, Health, MB, Statistics, pct};
 use crate::suggest::{self, Suggestions};
+use store_metrics::CacheMetrics;
 
 /// Keys named in a "delete the oldest" suggestion.
 const OLDEST_SUGGESTED: usize = 10;
@@ -65,7 +65,8 @@ impl Monitor {
     /// ```
     /// use store_core::ObjectStore;
     /// use store_manager::{Manager, Settings};
-    /// use store_monitor::{Monitor, layer::OperationMetrics};
+    /// use store_monitor::Monitor;
+    /// use store_metrics::OperationMetrics;
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// let registry = prometheus::Registry::new();
     /// let operations = OperationMetrics::new(&registry)?;

@@ -16,7 +16,7 @@ use serde_json::json;
 use store_core::{CacheOptions, CachePolicy, ObjectStore};
 use store_manager::clock::ManualClock;
 use store_manager::{Category, Manager, SaveOptions, Settings};
-use store_monitor::layer::OperationMetrics;
+use store_metrics::OperationMetrics;
 use store_monitor::{Health, Monitor};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

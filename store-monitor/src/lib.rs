@@ -35,14 +35,14 @@
 //! `category` only: never a key), the usage ratio, health level, thresholds, growth and time
 //! until full (`objstore_time_until_full_seconds`, `+Inf` when not growing), and cleanup counters. [`Monitor::serve_metrics`] serves
 //! them on `GET /metrics`, with the read cache's hits, misses, evictions and size
-//! ([`cache_metrics`]) when the store has a cache. The [`layer`] module adds operation counters
-//! and latency histograms as a layer on the store's Backend stack; build the store with it and
-//! give its registry to [`Monitor::with_registry`] to serve everything on one endpoint.
+//! ([`cache_metrics`]) when the store has a cache. Operation counters and latency histograms
+//! come from store-metrics' [`OperationMetrics`](store_metrics::OperationMetrics), a layer on
+//! the store's Backend stack (it needs no manager, so a plain store can use it alone); build the
+//! store with it and give its registry to [`Monitor::with_registry`] to serve everything on one
+//! endpoint.
 
-pub mod cache_metrics;
 pub mod error;
 pub mod history;
-pub mod layer;
 mod metrics;
 mod monitor;
 pub mod report;
@@ -55,4 +55,7 @@ pub use monitor::{CheckOutcome, Monitor};
 /// The `prometheus` crate this one registers with (use it for registries, to match versions).
 pub use prometheus;
 pub use stats::{CategoryStats, Health, Statistics};
+pub use store_metrics::cache_metrics;
+/// The operation metrics layer, from store-metrics (kept here under its old name).
+pub use store_metrics::operation_metrics as layer;
 pub use suggest::{Action, Suggestions};

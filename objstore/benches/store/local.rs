@@ -212,7 +212,7 @@ fn cached_read(config: &Config, dir: &Path) -> Vec<Row> {
             // The same cached read through store-monitor's metrics layer (on top of the stack, so a
             // hit passes through it as get_ready: one atomic add), against the store without it.
             let registry = prometheus::Registry::new();
-            let metrics = store_monitor::layer::OperationMetrics::new(&registry).unwrap();
+            let metrics = store_metrics::OperationMetrics::new(&registry).unwrap();
             let metered = blocking::builder(url(dir)).cache(options).layer(metrics.layer()).build().unwrap();
             for k in &keys {
                 metered.read_bytes(k).unwrap();

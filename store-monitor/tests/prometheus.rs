@@ -27,8 +27,8 @@ use backend_local as _;
 use serde_json::{Value, json};
 use store_core::{CacheOptions, CachePolicy, ObjectStore};
 use store_manager::{Category, Manager, SaveOptions, Settings};
+use store_metrics::OperationMetrics;
 use store_monitor::Monitor;
-use store_monitor::layer::OperationMetrics;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// How long Prometheus gets to start, and to show a value the monitor serves.

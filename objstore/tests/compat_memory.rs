@@ -102,7 +102,7 @@ async fn permissions_are_permission_denied() {
 #[tokio::test]
 async fn every_call_passes_through_the_layers() {
     let registry = prometheus::Registry::new();
-    let metrics = store_monitor::layer::OperationMetrics::new(&registry).unwrap();
+    let metrics = store_metrics::OperationMetrics::new(&registry).unwrap();
     let store = ObjectStore::builder("memory://").layer(metrics.layer()).build().await.unwrap();
     let os = adapter(&store);
     let (a, b) = (Path::from("d/a"), Path::from("d/b"));

@@ -80,6 +80,8 @@ pub use backend_local;
 pub use backend_s3;
 #[cfg(feature = "manager")]
 pub use store_manager as manager;
+#[cfg(feature = "metrics")]
+pub use store_metrics as metrics;
 #[cfg(feature = "monitor")]
 pub use store_monitor as monitor;
 
@@ -89,7 +91,7 @@ pub mod transfer;
 pub mod compat;
 
 /// The README's examples, run as doctests.
-#[doc = include_str!("../../../README.md")]
+#[doc = include_str!("../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 

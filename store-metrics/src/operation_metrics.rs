@@ -17,7 +17,7 @@
 //!
 //! ```
 //! use store_core::{CacheOptions, CachePolicy, ObjectStore};
-//! use store_monitor::layer::OperationMetrics;
+//! use store_metrics::OperationMetrics;
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let registry = prometheus::Registry::new();
 //! let metrics = OperationMetrics::new(&registry).unwrap();

@@ -577,7 +577,7 @@ fn corruption_on_disk_is_an_error_naming_the_key() {
 #[test]
 #[ignore = "writes the fuzz seed corpus: `cargo xtask fuzz --write-corpus` runs it"]
 fn write_fuzz_seed_corpus() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/frame_decode");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/frame_decode");
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
     let state =
         serde_json::to_vec(&json!({"equity": 101_250.5, "positions": {"SPY": 10, "QQQ": -3}})).unwrap_or_default();

@@ -542,7 +542,7 @@ fn invalid_key_messages_escape_control_characters() {
 #[test]
 #[ignore = "writes the fuzz seed corpus: `cargo xtask fuzz --write-corpus` runs it"]
 fn write_fuzz_seed_corpus() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/key_parse");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/key_parse");
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
     let seeds: Vec<(&str, String)> = vec![
         ("lean-plain", "jose-something/pepe/ILove".into()),
