@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use bytes::Bytes;
 
 use crate::error::{Error, Result};
-use crate::io::offload;
 use crate::key::{Key, KeyBuf};
+use crate::raw::io::offload;
 
 /// What a staged file held when the store last synchronised it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,9 +85,14 @@ impl Staging {
 
     /// Records that the store now holds `bytes` for the staged `key`.
     pub(crate) fn synced(&self, key: &Key, bytes: &[u8]) {
+        self.synced_as(key, Fingerprint::of(bytes));
+    }
+
+    /// Records that the store now holds content of `fingerprint` for the staged `key`.
+    pub(crate) fn synced_as(&self, key: &Key, fingerprint: Fingerprint) {
         let mut files = self.files();
         if let Some(f) = files.get_mut(key) {
-            *f = Fingerprint::of(bytes);
+            *f = fingerprint;
         }
     }
 
