@@ -7,6 +7,9 @@
 //!   top-level fields in [`Settings::for_tier`] here;
 //! - `Settings::default()` is `Settings::for_tier(Tier::default())`, and the reader starts from
 //!   `Settings::for_tier` of the file's tier, so a missing or `null` field gets exactly these values.
+//!
+//! `single_source.rs` checks that the defaults, the default tier's preset, the reader on `{}` and
+//! the documentation all agree.
 
 use std::collections::BTreeMap;
 

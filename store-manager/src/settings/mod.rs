@@ -147,12 +147,13 @@
 // - validate.rs: the value checks (`validate`) and the wording of their problems.
 // - bytes.rs: sizes in bytes and the store-wide limits they imply.
 // - error.rs: `SettingsError`, one error listing every problem.
-// - tests.rs: unit tests.
+// - tests.rs and single_source.rs: unit tests.
 //
 // The single-source rule: each default is written once in code, a tier limit in `Tier::preset`,
 // the default tier by `#[default]` on `Tier`, every other field in `defaults.rs`. Everything else
 // (the reader, `Settings::default`, a section's default) starts from those. The documentation
-// (the tables above, the fields' docs) repeats the values for readers.
+// (the tables above, the fields' docs) repeats the values for readers; single_source.rs checks
+// that code, reader and documentation agree.
 
 mod bytes;
 mod defaults;
@@ -161,6 +162,8 @@ mod json;
 mod tiers;
 mod validate;
 
+#[cfg(test)]
+mod single_source;
 #[cfg(test)]
 mod tests;
 

@@ -3,7 +3,8 @@
 //! `from_file`, `to_json` and the byte helpers, all through the public API of [`super`].
 //!
 //! Invariant: these tests state the expected values literally (the seed file, the tier table),
-//! independently of the code under test.
+//! independently of the code under test; `single_source.rs` checks that the code and the
+//! documentation agree with each other.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
