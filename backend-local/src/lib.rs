@@ -41,7 +41,7 @@
 //! On disk, the folder `ROOT/.objstore/` holds the lock files and the usage ledger; names
 //! starting with `.objstore` are reserved and never objects.
 
-mod errors;
+mod error;
 mod ledger;
 mod locks;
 mod read;
@@ -71,7 +71,7 @@ use store_core::{
     Result, Usage, Version,
 };
 
-use crate::errors::os_error;
+use crate::error::os_error;
 use crate::ledger::FileLedger;
 use crate::locks::{Flock, KeyLocks, open_internal, try_flock};
 use crate::root::Root;

@@ -21,7 +21,7 @@ use store_core::raw::backend::resolve_range;
 use store_core::{ByteRange, Error, GetResult, Key, KeyBuf, Object, ObjectMeta, RangeRead, Result, Version};
 
 use crate::Inner;
-use crate::errors::os_error;
+use crate::error::os_error;
 use crate::locks::retry_intr;
 use crate::version::{modified_of, version_of};
 

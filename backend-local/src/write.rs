@@ -24,7 +24,7 @@ use store_core::key::RESERVED_PREFIX;
 use store_core::raw::ledger::UsageLedger;
 use store_core::{Error, Key, KeyBuf, ObjectMeta, PutMode, Result, Version};
 
-use crate::errors::os_error;
+use crate::error::os_error;
 use crate::locks::retry_intr;
 use crate::root::Root;
 use crate::version::{modified_of, unique_timestamps, version_of};

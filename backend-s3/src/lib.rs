@@ -62,7 +62,7 @@
 
 mod config;
 mod delete;
-mod errors;
+mod error;
 mod list;
 mod read;
 mod upload;
@@ -88,7 +88,7 @@ use store_core::{
 
 pub use config::S3Options;
 
-use crate::errors::Context;
+use crate::error::Context;
 
 #[allow(unsafe_code)]
 #[linkme::distributed_slice(BACKENDS)]

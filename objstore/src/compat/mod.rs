@@ -75,7 +75,7 @@
 //! each function's result per backend, with the reason for those that cannot apply.
 
 mod adapter;
-mod errors;
+mod error;
 mod list;
 mod multipart;
 mod paths;

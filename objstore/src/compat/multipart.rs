@@ -24,7 +24,7 @@ use object_store::path::Path;
 use object_store::{MultipartId, MultipartUpload, PutMultipartOptions, PutPayload, PutResult, Result, UploadPart};
 
 use super::adapter::{ObjectStoreAdapter, at, not_implemented, put_result};
-use super::errors::{generic, to_object_store};
+use super::error::{generic, to_object_store};
 use super::paths;
 use crate::{Error, LimitKind, ObjectStore, PutMode};
 

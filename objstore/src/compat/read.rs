@@ -18,7 +18,7 @@ use object_store::path::Path;
 use object_store::{Error as OsError, GetOptions, GetRange, GetResult, GetResultPayload, Result};
 
 use super::adapter::{ObjectStoreAdapter, at, os_meta};
-use super::errors::generic;
+use super::error::generic;
 use super::paths;
 use crate::{ObjectMeta, Version};
 
