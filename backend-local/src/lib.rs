@@ -311,6 +311,12 @@ impl Backend for LocalBackend {
             Some(range) => resolve_range(key, range, meta.size)?,
             None => 0..meta.size,
         };
+        if range.end - range.start <= INLINE_READ_LIMIT as u64 {
+            // Small: read now, as a get does (no hand-off per chunk).
+            let bytes = open.pread_exact(key, range.start, range.end - range.start)?;
+            let body = stream::once(async move { Ok(bytes) }).boxed();
+            return Ok(ObjectStream { meta, range, body });
+        }
         let body = read::chunks(Arc::new(open), KeyBuf::from(key), range.clone());
         Ok(ObjectStream { meta, range, body })
     }
