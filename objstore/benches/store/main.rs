@@ -12,13 +12,15 @@
 //!
 //! Options: `--quick` (fewer rounds), `--only NAME` (groups whose name contains NAME: `save`,
 //! `read`, `async`, `cached`, `keys`, `manager` (= `manager-io` and `manager-index`), `s3`,
-//! `transfer` (import and copy of 10,000 files, see `transfer.rs`), `compat` (the object_store
+//! `transfer` (import and copy of 10,000 files, see `transfer.rs`), `large` (2 GiB streamed saves
+//! and reads, parquet-style ranged reads; see `large.rs`), `compat` (the object_store
 //! adapter beside the facade; needs `--features object-store-compat`, see `compat.rs`)).
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 #[cfg(feature = "object-store-compat")]
 mod compat;
+mod large;
 mod local;
 mod manager;
 mod s3;
@@ -91,6 +93,10 @@ fn main() {
     if config.wants("s3") {
         let rows = s3::run(&config);
         print_table("S3 (SeaweedFS on loopback)", &config, &rows);
+    }
+    if config.wants("large") {
+        let rows = large::run(&config);
+        print_table("large values: streamed saves and reads, ranged reads through the adapter", &config, &rows);
     }
     if config.wants("transfer") {
         let rows = transfer::run(&config);
