@@ -80,6 +80,7 @@ mod staging;
 mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod url;
 
 pub use backend::{
     Backend, Capabilities, GetOptions, GetResult, Object, ObjectMeta, PutMode, StoreLock, Usage, Version,

@@ -413,7 +413,7 @@ impl ObjectStore {
         };
         self.shared.stack.put(&full, bytes.clone(), &PutMode::Overwrite).await?;
         if staged {
-            self.shared.staging.synced(&full, &bytes);
+            self.shared.staging.synced(&full, &bytes).await?;
         }
         Ok(())
     }
@@ -423,7 +423,7 @@ impl ObjectStore {
     pub async fn persist(&self) -> Result<()> {
         for (key, bytes) in self.shared.staging.changed().await? {
             self.shared.stack.put(&key, bytes.clone(), &PutMode::Overwrite).await?;
-            self.shared.staging.synced(&key, &bytes);
+            self.shared.staging.synced(&key, &bytes).await?;
         }
         Ok(())
     }
