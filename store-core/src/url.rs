@@ -81,15 +81,16 @@ pub fn secrets_in(url: &str) -> Vec<String> {
     let mut found: Vec<String> = password_of(base).into_iter().collect();
     for pair in query.split('&') {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let value = decode(value);
-        if is_secret_option(&decode(name)) {
-            found.push(value.into_owned());
-        } else if let Some(password) = password_of(&value) {
-            found.push(password);
-        }
+        found.extend(secret_of_option(&decode(name), &decode(value)));
     }
     found.retain(|s| !s.is_empty());
     found
+}
+
+/// The credential option `name` holds with `value`: the value itself when the option is secret,
+/// the password of user information in it, or nothing.
+pub fn secret_of_option(name: &str, value: &str) -> Option<String> {
+    if is_secret_option(name) { Some(value.to_string()) } else { password_of(value) }.filter(|s| !s.is_empty())
 }
 
 /// `text` with every occurrence of each of `secrets` (those of at least 4 bytes) replaced by
