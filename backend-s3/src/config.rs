@@ -9,8 +9,9 @@
 //! Credentials never leave this module in a message: errors show the URL redacted
 //! (`store_core::url::redact`), the endpoint is kept redacted for messages, and the credentials
 //! themselves are collected into [`Resolved::secrets`] so that the backend can scrub them from
-//! what the S3 client says. User information before the bucket (`s3://key:secret@bucket`) is
-//! refused: credentials go in the environment or in options.
+//! what the S3 client says. User information before the bucket (`s3://key:secret@bucket`) or in
+//! the endpoint (`endpoint=http://user:pass@host`, which the HTTP client would log) is refused:
+//! credentials go in the environment or in options.
 
 use std::time::Duration;
 
@@ -218,7 +219,15 @@ pub(crate) fn resolve(url: &StoreUrl, mut given: BackendOptions) -> Result<Resol
     let value = |key: AmazonS3ConfigKey| builder.get_config_value(&key).filter(|v| !v.is_empty());
     secrets.extend(value(AmazonS3ConfigKey::SecretAccessKey));
     secrets.extend(value(AmazonS3ConfigKey::Token));
-    secrets.extend(store_core::url::secret_of_option("endpoint", &endpoint));
+    if store_core::url::secret_of_option("endpoint", &endpoint).is_some() {
+        // S3 signs each request with the access key; user information in the endpoint would only
+        // be sent along (and logged by the HTTP client) as it is.
+        return Err(bad(format!(
+            "the endpoint {} holds user information (user:password@); give credentials as access_key_id and \
+             secret_access_key (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) instead",
+            store_core::url::redact(&endpoint)
+        )));
+    }
     let given = |key: AmazonS3ConfigKey| value(key).is_some();
     let credentials_given = given(AmazonS3ConfigKey::AccessKeyId)
         || given(AmazonS3ConfigKey::SecretAccessKey)
