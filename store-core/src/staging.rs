@@ -135,15 +135,12 @@ impl Staging {
         Ok(path)
     }
 
-    /// Records that the store now holds `bytes` for the staged `key`.
+    /// Records that the store now holds `bytes` for the staged `key` (also when another process
+    /// handed the file out: the record beside it is what that process reads next).
     pub(crate) async fn synced(&self, key: &Key, bytes: &[u8]) -> Result<()> {
         let fingerprint = Fingerprint::of(bytes);
-        {
-            let mut files = self.files();
-            match files.get_mut(key) {
-                Some(f) => *f = fingerprint,
-                None => return Ok(()),
-            }
+        if let Some(f) = self.files().get_mut(key) {
+            *f = fingerprint;
         }
         let record = self.record_path(key)?;
         offload(move || write_record(&record, fingerprint)).await

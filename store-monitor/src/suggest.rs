@@ -111,12 +111,7 @@ fn enough_of(s: &Statistics, oldest: &[(String, Option<u64>)], alert_pct: f64) -
 /// A category and its objects, oldest first, with the bytes each takes when known.
 type Oldest = (Category, Vec<(String, Option<u64>)>);
 
-fn suggestions(
-    s: &Statistics,
-    fullest: Option<Oldest>,
-    sources: LimitSources,
-    alert_pct: f64,
-) -> Suggestions {
+fn suggestions(s: &Statistics, fullest: Option<Oldest>, sources: LimitSources, alert_pct: f64) -> Suggestions {
     let tier = sources.tier;
     let mut actions = Vec::new();
     let ratio = s.usage_ratio() * 100.0;
@@ -280,7 +275,9 @@ mod tests {
         assert!(reason.contains("the 2GB tier has more room"), "{reason}");
         let reason = upgrade(r#"{"tier": "free", "max_files": 10}"#, stats(1, free, 9, 10)).unwrap();
         assert!(reason.contains("raise max_files") && !reason.contains("tier"), "{reason}");
-        let reason = upgrade(r#"{"max_storage_gb": 0.01, "max_file_size_mb": 1}"#, stats(10 << 20, 10 << 20, 1, 50_000)).unwrap();
+        let reason =
+            upgrade(r#"{"max_storage_gb": 0.01, "max_file_size_mb": 1}"#, stats(10 << 20, 10 << 20, 1, 50_000))
+                .unwrap();
         assert!(reason.contains("raise max_storage_gb"), "{reason}");
         assert_eq!(upgrade(r#"{"tier": "10GB"}"#, stats(10 << 30, 10 << 30, 1, 100_000)), None, "no larger tier");
     }
