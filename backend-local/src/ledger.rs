@@ -13,9 +13,9 @@ use std::sync::Mutex;
 use rustix::fs::FlockOperation;
 use rustix::io::{pread, pwrite};
 use store_core::Result;
-use store_core::ledger::{LedgerFigures, UsageLedger};
+use store_core::raw::ledger::{LedgerFigures, UsageLedger};
 
-use crate::errors::os_error;
+use crate::error::os_error;
 use crate::locks::retry_intr;
 
 const MAGIC: &[u8; 8] = b"OBJSLDG1";

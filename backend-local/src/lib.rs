@@ -13,7 +13,7 @@
 //!   no key and no symlink inside the root leads a read, write or delete outside it.
 //! - **Exact concurrency.** Compare-and-swap (`PutMode::Update`) and create-only puts hold across
 //!   threads and processes (per-key locks), and a usage ledger shared by every process keeps
-//!   limits exact (see `store_core::ledger`).
+//!   limits exact (see `store_core::raw::ledger`).
 //! - **Cheap revalidation.** A version is the file's inode, size and a unique modification time,
 //!   so a cache checks freshness with one `stat`.
 //! - **Reads without hand-offs.** On an async runtime, stats and reads of up to 64 KiB run on the
@@ -46,7 +46,7 @@
 //! On disk, the folder `ROOT/.objstore/` holds the lock files and the usage ledger; names
 //! starting with `.objstore` are reserved and never objects.
 
-mod errors;
+mod error;
 mod ledger;
 mod locks;
 mod read;
@@ -65,15 +65,18 @@ use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream, StreamExt};
 use rustix::fs::{self, FileType, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
-use store_core::io::{may_block_here, offload};
 use store_core::key::RESERVED_PREFIX;
-use store_core::ledger::UsageLedger;
-use store_core::registry::{BACKENDS, BackendFactory, BackendOptions, StoreUrl};
+use store_core::raw::backend::resolve_range;
+use store_core::raw::io::{may_block_here, offload};
+use store_core::raw::ledger::UsageLedger;
+use store_core::raw::registry::{BACKENDS, BackendFactory, BackendOptions, StoreUrl};
+use store_core::raw::{Backend, ByteStream, StoreLock};
 use store_core::{
-    Backend, Capabilities, Error, GetOptions, GetResult, Key, KeyBuf, ObjectMeta, PutMode, Result, StoreLock, Usage,
+    ByteRange, Capabilities, Error, GetOptions, GetResult, Key, KeyBuf, ObjectMeta, ObjectStream, PutMode, RangeRead,
+    Result, Usage, Version,
 };
 
-use crate::errors::os_error;
+use crate::error::os_error;
 use crate::ledger::FileLedger;
 use crate::locks::{Flock, KeyLocks, open_internal, try_flock};
 use crate::root::Root;
@@ -281,12 +284,17 @@ impl Backend for LocalBackend {
             persistent: true,
             cross_process_lock: true,
             shared_usage: true,
+            conditional_delete: true,
         }
     }
 
     async fn put(&self, key: &Key, value: Bytes, mode: &PutMode) -> Result<ObjectMeta> {
         let (inner, key, mode) = (self.inner.clone(), KeyBuf::from(key), mode.clone());
         offload(move || inner.put(&key, &value, &mode)).await
+    }
+
+    async fn put_stream(&self, key: &Key, body: ByteStream, size: Option<u64>, mode: &PutMode) -> Result<ObjectMeta> {
+        write::put_stream(&self.inner, key, body, size, mode).await
     }
 
     async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult> {
@@ -304,6 +312,38 @@ impl Backend for LocalBackend {
         }
     }
 
+    async fn get_range(&self, key: &Key, range: &ByteRange, if_match: Option<&Version>) -> Result<RangeRead> {
+        let open = self.inner.open_current(key, if_match)?;
+        let small = range.resolve(open.meta(key).size).is_ok_and(|r| r.end - r.start <= INLINE_READ_LIMIT as u64);
+        if small || may_block_here() {
+            return open.read_range(key, range);
+        }
+        let (key, range) = (KeyBuf::from(key), *range);
+        offload(move || open.read_range(&key, &range)).await
+    }
+
+    async fn get_stream(
+        &self,
+        key: &Key,
+        range: Option<&ByteRange>,
+        if_match: Option<&Version>,
+    ) -> Result<ObjectStream> {
+        let open = self.inner.open_current(key, if_match)?;
+        let meta = open.meta(key);
+        let range = match range {
+            Some(range) => resolve_range(key, range, meta.size)?,
+            None => 0..meta.size,
+        };
+        if range.end - range.start <= INLINE_READ_LIMIT as u64 {
+            // Small: read now, as a get does (no hand-off per chunk).
+            let bytes = open.pread_exact(key, range.start, range.end - range.start)?;
+            let body = stream::once(async move { Ok(bytes) }).boxed();
+            return Ok(ObjectStream { meta, range, body });
+        }
+        let body = read::chunks(Arc::new(open), KeyBuf::from(key), range.clone());
+        Ok(ObjectStream { meta, range, body })
+    }
+
     fn get_ready(&self, _key: &Key) -> Option<Bytes> {
         // Every read of a file is I/O.
         None
@@ -314,9 +354,9 @@ impl Backend for LocalBackend {
         self.inner.head(key)
     }
 
-    async fn delete(&self, key: &Key) -> Result<()> {
-        let (inner, key) = (self.inner.clone(), KeyBuf::from(key));
-        offload(move || inner.delete(&key)).await
+    async fn delete(&self, key: &Key, if_match: Option<&Version>) -> Result<()> {
+        let (inner, key, if_match) = (self.inner.clone(), KeyBuf::from(key), if_match.cloned());
+        offload(move || inner.delete(&key, if_match.as_ref())).await
     }
 
     fn list(&self, prefix: &str) -> BoxStream<'static, Result<ObjectMeta>> {

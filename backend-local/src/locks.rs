@@ -16,7 +16,7 @@ use rustix::fs::{self, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
 use store_core::{Key, Result};
 
-use crate::errors::os_error;
+use crate::error::os_error;
 
 /// How many key-lock stripes there are.
 pub(crate) const KEY_STRIPES: usize = 1024;

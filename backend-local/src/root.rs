@@ -13,7 +13,7 @@ use rustix::fs::{self, AtFlags, FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 use store_core::{Error, Key, Result};
 
-use crate::errors::os_error;
+use crate::error::os_error;
 
 /// The root folder, opened.
 #[derive(Debug)]

@@ -19,7 +19,7 @@ use rustix::io::Errno;
 use store_core::key::{RESERVED_PREFIX, is_segment};
 use store_core::{KeyBuf, Result, Usage};
 
-use crate::errors::os_error;
+use crate::error::os_error;
 use crate::locks::try_flock;
 use crate::write::temp_prefix;
 use crate::{Inner, stat_object};

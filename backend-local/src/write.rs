@@ -6,22 +6,27 @@
 //! in the usage ledger. Once the lock is released it flushes the folder, so the new name is on
 //! disk before the save returns. A reader sees the old file or the new one, never a part.
 //!
+//! A save is two steps, [`Inner::begin_save`] (folder and temp file) and [`Inner::commit_save`]
+//! (stamp, flush, rename, count), with the value written in between: all at once for a put, or
+//! chunk by chunk for a streamed put, whose value never sits in memory whole. A save dropped
+//! between the steps leaves nothing: the temp file is unnamed until the commit.
+//!
 //! Temp files hold an exclusive `flock` while they live; the sweep at open removes only temp
 //! files whose lock is free (their writer is gone).
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use rustix::fs::{self, AtFlags, FileType, FlockOperation, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 use store_core::key::RESERVED_PREFIX;
-use store_core::ledger::UsageLedger;
-use store_core::{Error, Key, KeyBuf, ObjectMeta, PutMode, Result};
+use store_core::raw::ledger::UsageLedger;
+use store_core::{Error, Key, KeyBuf, ObjectMeta, PutMode, Result, Version};
 
-use crate::errors::os_error;
+use crate::error::os_error;
 use crate::locks::retry_intr;
-use crate::root::{Parent, Root};
+use crate::root::Root;
 use crate::version::{modified_of, unique_timestamps, version_of};
 use crate::{Inner, stat_object};
 
@@ -39,8 +44,8 @@ pub(crate) fn temp_prefix() -> String {
 /// its content is on disk, so the sweep at open never finds a live temp file unlocked. Where
 /// `O_TMPFILE` is not supported, it is created named and locked at once; the sweep then also
 /// spares files whose writer's process still runs (see `walk::remove_if_abandoned`).
-struct TempFile<'a> {
-    dir: &'a OwnedFd,
+pub(crate) struct TempFile {
+    dir: OwnedFd,
     fd: OwnedFd,
     /// Its name in `dir`, once it has one.
     name: Option<String>,
@@ -60,10 +65,11 @@ fn temp_name() -> String {
     format!("{}{pid:x}-{:x}", temp_prefix(), SEQ.fetch_add(1, Ordering::Relaxed))
 }
 
-impl<'a> TempFile<'a> {
-    fn create(dir: &'a OwnedFd) -> std::result::Result<TempFile<'a>, Errno> {
+impl TempFile {
+    fn create(dir: OwnedFd) -> std::result::Result<TempFile, Errno> {
         if UNNAMED.load(Ordering::Relaxed) != 2 {
-            match fs::openat(dir, ".", OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC, Mode::from_raw_mode(0o666)) {
+            match fs::openat(&dir, ".", OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC, Mode::from_raw_mode(0o666))
+            {
                 Ok(fd) => {
                     UNNAMED.store(1, Ordering::Relaxed);
                     // Nobody else can open an unnamed file: the lock is free.
@@ -77,7 +83,7 @@ impl<'a> TempFile<'a> {
         loop {
             let name = temp_name();
             let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-            match fs::openat(dir, name.as_str(), flags, Mode::from_raw_mode(0o666)) {
+            match fs::openat(&dir, name.as_str(), flags, Mode::from_raw_mode(0o666)) {
                 Ok(fd) => {
                     let temp = TempFile { dir, fd, name: Some(name), placed: false };
                     retry_intr(|| fs::flock(&temp.fd, FlockOperation::NonBlockingLockExclusive))?;
@@ -106,12 +112,14 @@ impl<'a> TempFile<'a> {
         while self.name.is_none() {
             let name = temp_name();
             let proc_path = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
-            let linked = match fs::linkat(fs::CWD, proc_path.as_str(), self.dir, name.as_str(), AtFlags::SYMLINK_FOLLOW)
-            {
-                // Without /proc, linking the descriptor itself needs CAP_DAC_READ_SEARCH.
-                Err(Errno::NOENT) => fs::linkat(&self.fd, "", self.dir, name.as_str(), AtFlags::EMPTY_PATH),
-                other => other,
-            };
+            let linked =
+                match fs::linkat(fs::CWD, proc_path.as_str(), &self.dir, name.as_str(), AtFlags::SYMLINK_FOLLOW) {
+                    // Without /proc, linking the descriptor itself needs CAP_DAC_READ_SEARCH.
+                    Err(Errno::NOENT) if !std::path::Path::new("/proc/self/fd").exists() => {
+                        fs::linkat(&self.fd, "", &self.dir, name.as_str(), AtFlags::EMPTY_PATH)
+                    }
+                    other => other,
+                };
             match linked {
                 Ok(()) => self.name = Some(name),
                 Err(Errno::EXIST) => continue,
@@ -122,75 +130,138 @@ impl<'a> TempFile<'a> {
     }
 }
 
-impl Drop for TempFile<'_> {
+impl Drop for TempFile {
     fn drop(&mut self) {
         if let (Some(name), false) = (&self.name, self.placed) {
-            if let Err(e) = fs::unlinkat(self.dir, name.as_str(), AtFlags::empty()) {
+            if let Err(e) = fs::unlinkat(&self.dir, name.as_str(), AtFlags::empty()) {
                 tracing::warn!(file = %name, error = %e, "cannot remove a temp file; the next open removes it");
             }
         }
     }
 }
 
+/// A save in progress: its value is being written into an unnamed (or locked) temp file in the
+/// key's folder. Dropping it before [`Inner::commit_save`] leaves nothing behind.
+pub(crate) struct PendingSave {
+    key: KeyBuf,
+    temp: TempFile,
+    written: u64,
+}
+
+impl PendingSave {
+    /// Appends `data` to the value.
+    pub(crate) fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.temp.write_all(data).map_err(|e| os_error(format!("cannot save '{}': cannot write", self.key), e))?;
+        self.written += data.len() as u64;
+        Ok(())
+    }
+}
+
+/// What a commit could not do because the key's folder was removed under it.
+enum CommitError {
+    /// Start the save over (only a save that still has its value can).
+    FolderGone(PendingSave),
+    Failed(Error),
+}
+
+impl From<Error> for CommitError {
+    fn from(e: Error) -> CommitError {
+        CommitError::Failed(e)
+    }
+}
+
 impl Inner {
     /// Saves `value` under `key` as `mode` allows. See the module documentation.
     pub(crate) fn put(&self, key: &Key, value: &[u8], mode: &PutMode) -> Result<ObjectMeta> {
-        let durable = self.durable;
-        let ctx = |what: &str| format!("cannot save '{key}': {what}");
         for _ in 0..ATTEMPTS {
-            let parent = self.root.parent(key, true, durable)?;
-            let mut temp = match TempFile::create(&parent.fd) {
-                Ok(temp) => temp,
-                // The folder was removed after we opened it (its last key was deleted and the
-                // folder reclaimed): start over.
-                Err(Errno::NOENT) => continue,
-                Err(e) => return Err(os_error(ctx("cannot create a temp file"), e)),
-            };
-            temp.write_all(value).map_err(|e| os_error(ctx("cannot write"), e))?;
-            fs::futimens(&temp.fd, &unique_timestamps()).map_err(|e| os_error(ctx("cannot stamp"), e))?;
-            if durable {
-                fs::fsync(&temp.fd).map_err(|e| os_error(ctx("cannot flush to disk"), e))?;
+            let mut pending = self.begin_save(key)?;
+            pending.write(value)?;
+            match self.try_commit(pending, mode) {
+                Ok(meta) => return Ok(meta),
+                // The folder was removed meanwhile (its last key deleted and the folder
+                // reclaimed): start over.
+                Err(CommitError::FolderGone(_)) => continue,
+                Err(CommitError::Failed(e)) => return Err(e),
             }
-            let st = fs::fstat(&temp.fd).map_err(|e| os_error(ctx("cannot stat"), e))?;
-            let temp_name = match temp.name() {
-                Ok(name) => name.to_string(),
-                // The folder was removed meanwhile: start over.
-                Err(Errno::NOENT) => continue,
-                Err(e) => return Err(os_error(ctx("cannot name the temp file"), e)),
-            };
-            let meta = ObjectMeta {
-                key: KeyBuf::from(key),
-                size: value.len() as u64,
-                version: version_of(&st),
-                modified: modified_of(&st),
-            };
-            {
-                let _key = self.key_locks.lock(key)?;
-                let previous = self.replace(key, &parent, &temp_name, mode)?;
-                let mut temp = temp;
-                temp.placed = true;
-                self.ledger.update(&mut |f| f.apply(previous, Some(meta.size)))?;
-            }
-            if durable {
-                fs::fsync(&parent.fd).map_err(|e| os_error(ctx("cannot flush its folder to disk"), e))?;
-            }
-            return Ok(meta);
         }
-        Err(Error::Conflict {
-            key: key.to_string(),
-            reason: "its folder kept being removed by concurrent deletes; try again".to_string(),
-        })
+        Err(folder_kept_vanishing(key))
+    }
+
+    /// Starts a save of `key`: opens (creating) its folder and a temp file in it.
+    pub(crate) fn begin_save(&self, key: &Key) -> Result<PendingSave> {
+        for _ in 0..ATTEMPTS {
+            let parent = self.root.parent(key, true, self.durable)?;
+            match TempFile::create(parent.fd) {
+                Ok(temp) => return Ok(PendingSave { key: KeyBuf::from(key), temp, written: 0 }),
+                // The folder was removed after we opened it: open it again.
+                Err(Errno::NOENT) => continue,
+                Err(e) => return Err(os_error(format!("cannot save '{key}': cannot create a temp file"), e)),
+            }
+        }
+        Err(folder_kept_vanishing(key))
+    }
+
+    /// Finishes a save begun with [`Inner::begin_save`]: the value becomes `key`'s as `mode`
+    /// allows, durably. When the key's folder was removed meanwhile, the temp file (still open)
+    /// is placed in the folder made anew.
+    pub(crate) fn commit_save(&self, pending: PendingSave, mode: &PutMode) -> Result<ObjectMeta> {
+        let key = pending.key.clone();
+        let mut pending = pending;
+        for _ in 0..ATTEMPTS {
+            match self.try_commit(pending, mode) {
+                Ok(meta) => return Ok(meta),
+                Err(CommitError::FolderGone(mut gone)) if gone.temp.name.is_none() => {
+                    gone.temp.dir = self.root.parent(&key, true, self.durable)?.fd;
+                    pending = gone;
+                }
+                Err(CommitError::FolderGone(_)) => break,
+                Err(CommitError::Failed(e)) => return Err(e),
+            }
+        }
+        Err(folder_kept_vanishing(&key))
+    }
+
+    fn try_commit(&self, pending: PendingSave, mode: &PutMode) -> std::result::Result<ObjectMeta, CommitError> {
+        let durable = self.durable;
+        let key = pending.key.clone();
+        let ctx = |what: &str| format!("cannot save '{key}': {what}");
+        let mut pending = pending;
+        let temp = &mut pending.temp;
+        fs::futimens(&temp.fd, &unique_timestamps()).map_err(|e| os_error(ctx("cannot stamp"), e))?;
+        if durable {
+            fs::fsync(&temp.fd).map_err(|e| os_error(ctx("cannot flush to disk"), e))?;
+        }
+        let st = fs::fstat(&temp.fd).map_err(|e| os_error(ctx("cannot stat"), e))?;
+        let temp_name = match temp.name() {
+            Ok(name) => name.to_string(),
+            Err(Errno::NOENT) => return Err(CommitError::FolderGone(pending)),
+            Err(e) => return Err(os_error(ctx("cannot name the temp file"), e).into()),
+        };
+        let meta = ObjectMeta {
+            key: key.clone(),
+            size: pending.written,
+            version: version_of(&st),
+            modified: modified_of(&st),
+        };
+        let mut temp = pending.temp;
+        {
+            let _key = self.key_locks.lock(&key)?;
+            let previous = self.replace(&key, temp.dir.as_fd(), key.file_name(), &temp_name, mode)?;
+            temp.placed = true;
+            self.ledger.update(&mut |f| f.apply(previous, Some(meta.size)))?;
+        }
+        if durable {
+            fs::fsync(&temp.dir).map_err(|e| os_error(ctx("cannot flush its folder to disk"), e))?;
+        }
+        Ok(meta)
     }
 
     /// With the key locked: checks `mode` against what is there and renames `temp` over it.
     /// Returns the size of the object replaced.
-    fn replace(&self, key: &Key, parent: &Parent<'_>, temp: &str, mode: &PutMode) -> Result<Option<u64>> {
-        let name = parent.name;
-        let mut previous = self.object_at(key, parent)?;
+    fn replace(&self, key: &Key, dir: BorrowedFd<'_>, name: &str, temp: &str, mode: &PutMode) -> Result<Option<u64>> {
+        let mut previous = self.object_at(key, dir, name)?;
         if matches!(previous, Current::Folder) {
-            previous = if Root::remove_empty_tree(parent.fd.as_fd(), name)
-                .map_err(|e| os_error(format!("cannot save '{key}'"), e))?
-            {
+            previous = if Root::remove_empty_tree(dir, name).map_err(|e| os_error(format!("cannot save '{key}'"), e))? {
                 Current::Absent
             } else {
                 return Err(Error::Conflict {
@@ -210,7 +281,7 @@ impl Inner {
             }
             (PutMode::Overwrite, _) => RenameFlags::empty(),
         };
-        match fs::renameat_with(&parent.fd, temp, &parent.fd, name, flags) {
+        match fs::renameat_with(dir, temp, dir, name, flags) {
             Ok(()) => Ok(previous.size()),
             Err(Errno::EXIST) => Err(Error::AlreadyExists { key: key.to_string() }),
             Err(Errno::ISDIR | Errno::NOTEMPTY) => Err(Error::Conflict {
@@ -222,9 +293,8 @@ impl Inner {
     }
 
     /// What the key's name holds now.
-    fn object_at(&self, key: &Key, parent: &Parent<'_>) -> Result<Current> {
-        let kind =
-            Root::kind_at(parent.fd.as_fd(), parent.name).map_err(|e| self.root.path_error(key, key.as_str(), e))?;
+    fn object_at(&self, key: &Key, dir: BorrowedFd<'_>, name: &str) -> Result<Current> {
+        let kind = Root::kind_at(dir, name).map_err(|e| self.root.path_error(key, key.as_str(), e))?;
         Ok(match kind {
             None => Current::Absent,
             Some(st) => match FileType::from_raw_mode(st.st_mode) {
@@ -239,16 +309,23 @@ impl Inner {
         })
     }
 
-    /// Deletes `key`'s object; `NotFound` when there is none.
-    pub(crate) fn delete(&self, key: &Key) -> Result<()> {
+    /// Deletes `key`'s object; `NotFound` when there is none. With `if_match`, only while the
+    /// object holds that version (checked under the key's lock, which every save and delete of
+    /// the key takes in every process), else `Precondition`.
+    pub(crate) fn delete(&self, key: &Key, if_match: Option<&Version>) -> Result<()> {
         let parent = self.root.parent(key, false, false).map_err(|e| match e {
             Error::Conflict { .. } => Error::not_found(key),
             e => e,
         })?;
         {
             let _key = self.key_locks.lock(key)?;
-            let size = match self.object_at(key, &parent)? {
-                Current::Object(st) => st.st_size as u64,
+            let size = match self.object_at(key, parent.fd.as_fd(), parent.name)? {
+                Current::Object(st) => match if_match {
+                    Some(expected) if version_of(&st) != *expected => {
+                        return Err(Error::Precondition { key: key.to_string(), expected: expected.to_string() });
+                    }
+                    _ => st.st_size as u64,
+                },
                 _ => return Err(Error::not_found(key)),
             };
             fs::unlinkat(&parent.fd, parent.name, AtFlags::empty())
@@ -282,6 +359,62 @@ impl Current {
     }
 }
 
+fn folder_kept_vanishing(key: &Key) -> Error {
+    Error::Conflict {
+        key: key.to_string(),
+        reason: "its folder kept being removed by concurrent deletes; try again".to_string(),
+    }
+}
+
+/// How much of a streamed value is gathered before it is written to the temp file (one hand-off
+/// to the blocking pool per chunk of this size).
+const STREAM_WRITE_CHUNK: usize = 1 << 20;
+
+/// A streamed put: the chunks go into the temp file as they arrive (at most
+/// [`STREAM_WRITE_CHUNK`] plus one chunk in memory), then the same commit as a put. A stream that
+/// fails, yields other than `size` bytes, or whose future is dropped, leaves nothing behind.
+pub(crate) async fn put_stream(
+    inner: &std::sync::Arc<Inner>,
+    key: &Key,
+    mut body: store_core::raw::ByteStream,
+    size: Option<u64>,
+    mode: &PutMode,
+) -> Result<ObjectMeta> {
+    use futures::StreamExt as _;
+    use store_core::raw::backend::SizeCheck;
+    use store_core::raw::io::offload;
+
+    let key = KeyBuf::from(key);
+    let mut pending = {
+        let (inner, key) = (inner.clone(), key.clone());
+        offload(move || inner.begin_save(&key)).await?
+    };
+    let mut check = SizeCheck::new(size);
+    let mut gathered = bytes::BytesMut::new();
+    loop {
+        let chunk = body.next().await.transpose()?;
+        let done = chunk.is_none();
+        if let Some(chunk) = &chunk {
+            check.add(&key, chunk.len())?;
+            gathered.extend_from_slice(chunk);
+        }
+        if gathered.len() >= STREAM_WRITE_CHUNK || (done && !gathered.is_empty()) {
+            let data = gathered.split().freeze();
+            pending = offload(move || {
+                pending.write(&data)?;
+                Ok(pending)
+            })
+            .await?;
+        }
+        if done {
+            break;
+        }
+    }
+    check.finish(&key)?;
+    let (inner, mode) = (inner.clone(), mode.clone());
+    offload(move || inner.commit_save(pending, &mode)).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,7 +429,7 @@ mod tests {
     fn a_temp_file_is_never_visible_unlocked() {
         let dir = tempfile::tempdir().unwrap();
         let dir_fd = fs::open(dir.path(), OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
-        let mut temp = TempFile::create(&dir_fd).unwrap();
+        let mut temp = TempFile::create(dir_fd).unwrap();
         assert!(names(dir.path()).is_empty(), "a temp file is visible before it is named");
         temp.write_all(b"data").unwrap();
         let name = temp.name().unwrap().to_string();

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, S3ConditionalPut};
 use object_store::{BackoffConfig, ClientConfigKey, RetryConfig};
-use store_core::registry::{BackendOptions, StoreUrl};
+use store_core::raw::registry::{BackendOptions, StoreUrl};
 use store_core::{Error, Result};
 
 /// The options this crate adds to object_store's, with their defaults.
@@ -238,6 +238,27 @@ pub(crate) fn resolve(url: &StoreUrl, mut given: BackendOptions) -> Result<Resol
     let instance_credentials = !credentials_given;
     let endpoint = store_core::url::redact(&endpoint);
     Ok(Resolved { builder, bucket: bucket.to_string(), prefix, endpoint, options, secrets, instance_credentials })
+}
+
+/// An HTTP client with the options the S3 client was configured with (allow_http, timeouts,
+/// proxies...), for the requests object_store does not make itself (conditional deletes).
+pub(crate) fn http_client(builder: &AmazonS3Builder) -> object_store::Result<object_store::client::HttpClient> {
+    use object_store::client::{HttpConnector as _, ReqwestConnector};
+    let mut options = object_store::ClientOptions::new();
+    for key in [
+        ClientConfigKey::AllowHttp,
+        ClientConfigKey::Timeout,
+        ClientConfigKey::ConnectTimeout,
+        ClientConfigKey::ProxyUrl,
+        ClientConfigKey::ProxyCaCertificate,
+        ClientConfigKey::ProxyExcludes,
+        ClientConfigKey::AllowInvalidCertificates,
+    ] {
+        if let Some(value) = builder.get_config_value(&AmazonS3ConfigKey::Client(key)) {
+            options = options.with_config(key, value);
+        }
+    }
+    ReqwestConnector::default().connect(&options)
 }
 
 /// `8MiB`, `5MB`, `1048576`, `64KiB` as a number of bytes.

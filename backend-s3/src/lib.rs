@@ -1,7 +1,7 @@
 //! # backend-s3: the Object Store on S3-compatible storage (`s3://`)
 //!
 //! The same store that runs a backtest on local disk runs a live deployment on AWS S3, MinIO or
-//! SeaweedFS. This crate implements `store_core::Backend` on the `object_store` crate's S3 client
+//! SeaweedFS. This crate implements `store_core::raw::Backend` on the `object_store` crate's S3 client
 //! and registers the `s3://bucket/optional/prefix` scheme.
 //!
 //! ```no_run
@@ -42,9 +42,17 @@
 //!   `If-Match` (turn off with `conditional_put=false` for servers without them).
 //! - Saves of at least `multipart_threshold` bytes (8 MiB) go up as multipart uploads with parts
 //!   in parallel, each part with a CRC64-NVME checksum instead of a SHA-256 payload signature
-//!   (less than half the client CPU; `sign_large_payloads=true` signs them too); reads collect the
-//!   body into one buffer sized from the response.
-//! - `delete` of an absent key is `NotFound` (a HEAD first: S3 deletes are idempotent).
+//!   (less than half the client CPU; `sign_large_payloads=true` signs them too). A streamed save
+//!   cuts parts as the bytes arrive, `upload_concurrency` in flight, so its memory is bounded
+//!   by `part_size × upload_concurrency`. A multipart upload that fails or is cancelled (a
+//!   dropped future, an operation timeout) is aborted: no orphaned parts. Reads collect the body
+//!   into one buffer sized from the response; ranged reads are one `Range` GET (conditional with
+//!   `If-Match` when asked), and streamed reads are ranged GETs of 32 MiB conditional on the
+//!   first one's ETag, so a value replaced midway ends the stream with an error, never a mix.
+//! - `delete` of an absent key is `NotFound` (a HEAD first: S3 deletes are idempotent). A
+//!   delete of one version sends `If-Match` (see `delete.rs`): exact on AWS S3, SeaweedFS and
+//!   moto, which honour it; a server that ignores it (probed once per store) gets a version check
+//!   just before the delete instead.
 //! - Listings page with continuation tokens and ask for objects, not folders, so server quirks
 //!   around prefixes cannot change what `keys()` and `usage()` see.
 //! - Usage is counted by listing; there is no shared usage ledger, so limits see other processes'
@@ -53,8 +61,10 @@
 //!   what changed.
 
 mod config;
-mod errors;
+mod delete;
+mod error;
 mod list;
+mod read;
 mod upload;
 
 use std::path::PathBuf;
@@ -65,19 +75,20 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
+use object_store::ObjectStoreExt as _;
 use object_store::aws::Checksum;
 use object_store::path::Path;
-use object_store::{ObjectStore as _, ObjectStoreExt as _, PutOptions, PutPayload, UpdateVersion};
-use store_core::ledger::UsageLedger;
-use store_core::registry::{BACKENDS, BackendFactory, BackendOptions, StoreUrl};
+use store_core::raw::ledger::UsageLedger;
+use store_core::raw::registry::{BACKENDS, BackendFactory, BackendOptions, StoreUrl};
+use store_core::raw::{Backend, ByteStream, StoreLock};
 use store_core::{
-    Backend, Capabilities, Error, GetOptions, GetResult, Key, KeyBuf, Object, ObjectMeta, PutMode, Result, StoreLock,
-    Usage, Version,
+    ByteRange, Capabilities, Error, GetOptions, GetResult, Key, KeyBuf, ObjectMeta, ObjectStream, PutMode, RangeRead,
+    Result, Usage, Version,
 };
 
 pub use config::S3Options;
 
-use crate::errors::Context;
+use crate::error::Context;
 
 #[allow(unsafe_code)]
 #[linkme::distributed_slice(BACKENDS)]
@@ -109,7 +120,13 @@ pub(crate) struct Inner {
     bulk: Arc<dyn object_store::ObjectStore>,
     /// `""` or `"prefix/"`.
     pub(crate) prefix: String,
-    options: S3Options,
+    pub(crate) options: S3Options,
+    /// Signs the URLs of conditional deletes (see `delete.rs`); `None` for a wrapped store.
+    signer: Option<Arc<object_store::aws::AmazonS3>>,
+    /// Sends them, with the store's client options.
+    http: Option<object_store::client::HttpClient>,
+    /// Whether the server honours `If-Match` on `DELETE` (`delete::UNKNOWN` until probed).
+    delete_support: std::sync::atomic::AtomicU8,
 }
 
 /// Names, endpoint, prefix and options; never the client (whose configuration holds the
@@ -140,7 +157,12 @@ impl S3Backend {
         } else {
             resolved.builder.clone().with_unsigned_payload(true).with_checksum_algorithm(Checksum::CRC64NVME)
         };
-        let store: Arc<dyn object_store::ObjectStore> = Arc::new(build(resolved.builder)?);
+        let http = config::http_client(&resolved.builder).map_err(|e| Error::Config {
+            url: url.original.clone(),
+            message: format!("cannot make an HTTP client: {e}"),
+        })?;
+        let signing = Arc::new(build(resolved.builder)?);
+        let store: Arc<dyn object_store::ObjectStore> = signing.clone();
         let bulk: Arc<dyn object_store::ObjectStore> = Arc::new(build(bulk_builder)?);
         let name = format!("s3://{}/{}", resolved.bucket, resolved.prefix.trim_end_matches('/'));
         let name = name.trim_end_matches('/').to_string();
@@ -154,6 +176,9 @@ impl S3Backend {
                 bulk,
                 prefix: resolved.prefix,
                 options: resolved.options,
+                signer: Some(signing),
+                http: Some(http),
+                delete_support: std::sync::atomic::AtomicU8::new(delete::UNKNOWN),
             }),
         })
     }
@@ -177,6 +202,9 @@ impl S3Backend {
             store,
             prefix: prefix.into(),
             options,
+            signer: None,
+            http: None,
+            delete_support: std::sync::atomic::AtomicU8::new(delete::IGNORED),
         };
         S3Backend { inner: Arc::new(inner) }
     }
@@ -225,57 +253,7 @@ impl Inner {
         }
     }
 
-    async fn put(&self, key: &Key, value: Bytes, mode: &PutMode) -> Result<ObjectMeta> {
-        let path = self.path(key)?;
-        let size = value.len() as u64;
-        let expected = match mode {
-            PutMode::Update(v) => Some(v.as_str()),
-            _ => None,
-        };
-        let result = if *mode == PutMode::Overwrite && size >= self.options.multipart_threshold {
-            upload::multipart(&*self.bulk, &path, value, self.options.part_size, self.options.upload_concurrency).await
-        } else {
-            let mode = match mode {
-                PutMode::Overwrite => object_store::PutMode::Overwrite,
-                PutMode::Create => object_store::PutMode::Create,
-                PutMode::Update(v) => {
-                    object_store::PutMode::Update(UpdateVersion { e_tag: Some(v.to_string()), version: None })
-                }
-            };
-            self.store.put_opts(&path, PutPayload::from(value), PutOptions { mode, ..Default::default() }).await
-        };
-        let put = result.map_err(|e| self.context(Some(key), expected).map(e))?;
-        Ok(ObjectMeta {
-            key: KeyBuf::from(key),
-            size,
-            version: Version::new(put.e_tag.unwrap_or_default()),
-            modified: None,
-        })
-    }
-
-    async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult> {
-        let path = self.path(key)?;
-        let options = object_store::GetOptions {
-            if_none_match: opts.if_none_match.as_ref().map(|v| v.to_string()),
-            ..Default::default()
-        };
-        let response = match self.store.get_opts(&path, options).await {
-            Err(object_store::Error::NotModified { .. }) => return Ok(GetResult::NotModified),
-            Err(e) => return Err(self.context(Some(key), None).map(e)),
-            Ok(response) => response,
-        };
-        let meta = ObjectMeta {
-            key: KeyBuf::from(key),
-            size: response.meta.size,
-            version: Version::new(response.meta.e_tag.clone().unwrap_or_default()),
-            modified: Some(response.meta.last_modified.into()),
-        };
-        // The body arrives as a stream; collected into one buffer of the announced size.
-        let bytes = response.bytes().await.map_err(|e| self.context(Some(key), None).map(e))?;
-        Ok(GetResult::Found(Object { meta: ObjectMeta { size: bytes.len() as u64, ..meta }, bytes }))
-    }
-
-    async fn head(&self, key: &Key) -> Result<ObjectMeta> {
+    pub(crate) async fn head(&self, key: &Key) -> Result<ObjectMeta> {
         let path = self.path(key)?;
         let meta = self.store.head(&path).await.map_err(|e| self.context(Some(key), None).map(e))?;
         Ok(ObjectMeta {
@@ -284,13 +262,6 @@ impl Inner {
             version: Version::new(meta.e_tag.unwrap_or_default()),
             modified: Some(meta.last_modified.into()),
         })
-    }
-
-    async fn delete(&self, key: &Key) -> Result<()> {
-        // S3 deletes are idempotent; the store's contract says NotFound for an absent key.
-        self.head(key).await?;
-        let path = self.path(key)?;
-        self.store.delete(&path).await.map_err(|e| self.context(Some(key), None).map(e))
     }
 }
 
@@ -308,6 +279,8 @@ impl Backend for S3Backend {
             persistent: true,
             cross_process_lock: false,
             shared_usage: false,
+            conditional_delete: self.inner.delete_support.load(std::sync::atomic::Ordering::Relaxed)
+                == delete::HONOURED,
         }
     }
 
@@ -315,8 +288,28 @@ impl Backend for S3Backend {
         self.inner.within("save", Some(key), self.inner.put(key, value, mode)).await
     }
 
+    async fn put_stream(&self, key: &Key, body: ByteStream, size: Option<u64>, mode: &PutMode) -> Result<ObjectMeta> {
+        // No overall deadline: a large value takes many parts, each with its own timeout and
+        // retries; a dropped future aborts the upload.
+        self.inner.put_stream(key, body, size, mode).await
+    }
+
     async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult> {
         self.inner.within("read", Some(key), self.inner.get(key, opts)).await
+    }
+
+    async fn get_range(&self, key: &Key, range: &ByteRange, if_match: Option<&Version>) -> Result<RangeRead> {
+        self.inner.within("read", Some(key), self.inner.get_range(key, range, if_match)).await
+    }
+
+    async fn get_stream(
+        &self,
+        key: &Key,
+        range: Option<&ByteRange>,
+        if_match: Option<&Version>,
+    ) -> Result<ObjectStream> {
+        // The deadline covers the first request; each later part is a request of its own.
+        self.inner.within("read", Some(key), self.inner.get_stream(key, range, if_match)).await
     }
 
     fn get_ready(&self, _key: &Key) -> Option<Bytes> {
@@ -328,8 +321,8 @@ impl Backend for S3Backend {
         self.inner.within("stat", Some(key), self.inner.head(key)).await
     }
 
-    async fn delete(&self, key: &Key) -> Result<()> {
-        self.inner.within("delete", Some(key), self.inner.delete(key)).await
+    async fn delete(&self, key: &Key, if_match: Option<&Version>) -> Result<()> {
+        self.inner.within("delete", Some(key), self.inner.delete(key, if_match)).await
     }
 
     fn list(&self, prefix: &str) -> BoxStream<'static, Result<ObjectMeta>> {

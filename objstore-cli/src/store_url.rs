@@ -11,7 +11,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use objstore::registry::StoreUrl;
+use objstore::raw::registry::StoreUrl;
 
 /// `given` as a URL the library opens.
 pub fn normalise(given: &str) -> String {

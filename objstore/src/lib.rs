@@ -64,14 +64,15 @@
 //!
 //! ## Crates
 //!
-//! This crate re-exports `store-core` (the facade, keys, layers, the backend contract) and links
-//! the backends its features enable; `backend-local`, `backend-s3`, `store-manager` and
-//! `store-monitor` are the layers below and beside it.
+//! This crate re-exports `store-core`'s user API (the facade, keys, values, errors) at its root
+//! and the implementer's API (the Backend contract, registry, layers, ledger) under [`raw`], and
+//! links the backends its features enable; `backend-local`, `backend-s3`, `store-manager`,
+//! `store-metrics` and `store-monitor` are the crates below and beside it.
 
 pub use store_core::{
-    Access, Backend, CacheOptions, CachePolicy, Capabilities, Error, Format, GetOptions, GetResult, Key, KeyBuf,
-    LimitKind, Limits, Object, ObjectMeta, ObjectStore, Operation, PutMode, Result, StoreBuilder, StoreLock, Usage,
-    Version, blocking, error, ledger, register_backend, registry, url,
+    Access, ByteRange, CacheOptions, CachePolicy, CacheStats, Capabilities, Error, Format, GetOptions, GetResult, Key,
+    KeyBuf, LimitKind, Limits, Object, ObjectMeta, ObjectStore, ObjectStream, Operation, PutMode, RangeRead, Result,
+    StoreBuilder, Usage, Version, blocking, error, key, object, raw, url,
 };
 
 #[cfg(feature = "local")]

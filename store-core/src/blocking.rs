@@ -31,11 +31,13 @@ use futures::stream::BoxStream;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::backend::{Backend, Capabilities, Object, ObjectMeta, PutMode, Usage};
+use std::io::Read as _;
+
 use crate::error::{Error, Result};
-use crate::io::BlockingScope;
-use crate::layer::CacheStats;
 use crate::options::{Access, CacheOptions, Limits};
+use crate::raw::backend::{Backend, ByteRange, Capabilities, Object, ObjectMeta, PutMode, RangeRead, Usage, Version};
+use crate::raw::io::BlockingScope;
+use crate::raw::layer::CacheStats;
 
 /// A blocking handle on an [`crate::ObjectStore`]. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -195,6 +197,62 @@ impl ObjectStore {
     /// See [`crate::ObjectStore::delete`].
     pub fn delete(&self, key: &str) -> Result<()> {
         run_result(self.inner.delete(key))
+    }
+    /// See [`crate::ObjectStore::delete_if_match`].
+    pub fn delete_if_match(&self, key: &str, version: &Version) -> Result<()> {
+        run_result(self.inner.delete_if_match(key, version))
+    }
+    /// See [`crate::ObjectStore::read_range`].
+    pub fn read_range(&self, key: &str, range: impl Into<ByteRange>) -> Result<Bytes> {
+        run_result(self.inner.read_range(key, range))
+    }
+    /// See [`crate::ObjectStore::read_range_with`].
+    pub fn read_range_with(
+        &self,
+        key: &str,
+        range: impl Into<ByteRange>,
+        if_match: Option<&Version>,
+    ) -> Result<RangeRead> {
+        run_result(self.inner.read_range_with(key, range, if_match))
+    }
+    /// Copies `key`'s value into `writer` chunk by chunk (1 MiB on local disk), never holding it
+    /// whole; returns the number of bytes written.
+    pub fn read_to_writer<W: std::io::Write + ?Sized>(&self, key: &str, writer: &mut W) -> Result<u64> {
+        run_result(async {
+            let mut body = self.inner.read_stream(key, None).await?.body;
+            let mut written = 0u64;
+            while let Some(chunk) = body.next().await.transpose()? {
+                writer.write_all(&chunk).map_err(|e| Error::io(format!("cannot write '{key}' out"), e))?;
+                written += chunk.len() as u64;
+            }
+            writer.flush().map_err(|e| Error::io(format!("cannot write '{key}' out"), e))?;
+            Ok(written)
+        })
+    }
+    /// Saves what `reader` yields, read in chunks of 1 MiB and streamed into the store (see
+    /// [`crate::ObjectStore::save_stream`]); `size`, when known, lets limits decide at once.
+    pub fn save_from_reader<R: std::io::Read + Send + 'static>(
+        &self,
+        key: &str,
+        reader: R,
+        size: Option<u64>,
+    ) -> Result<ObjectMeta> {
+        let owned = key.to_string();
+        // This thread may block: the reader is read right here, as the store asks for chunks.
+        let body = futures::stream::unfold(Some(reader), move |state| {
+            let key = owned.clone();
+            async move {
+                let mut reader = state?;
+                let mut buf = Vec::with_capacity(crate::large_values::READ_CHUNK);
+                match (&mut reader).take(crate::large_values::READ_CHUNK as u64).read_to_end(&mut buf) {
+                    Ok(0) => None,
+                    Ok(_) => Some((Ok(Bytes::from(buf)), Some(reader))),
+                    Err(e) => Some((Err(Error::io(format!("cannot save '{key}': cannot read its source"), e)), None)),
+                }
+            }
+        })
+        .boxed();
+        run_result(self.inner.save_stream(key, body, size))
     }
     /// See [`crate::ObjectStore::keys`].
     pub fn keys(&self) -> Result<Vec<String>> {

@@ -4,11 +4,11 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::backend::Backend;
 use crate::error::Result;
-use crate::layer::{AccessLayer, CacheLayer, LimitsLayer};
 use crate::options::{Access, CacheOptions, Limits};
-use crate::registry::open_backend;
+use crate::raw::backend::Backend;
+use crate::raw::layer::{AccessLayer, CacheLayer, LimitsLayer};
+use crate::raw::registry::open_backend;
 use crate::staging::Staging;
 use crate::store::{ObjectStore, Shared};
 
@@ -108,7 +108,8 @@ impl StoreBuilder {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use store_core::{Backend, ObjectStore, layer::AccessLayer, Access};
+    /// use store_core::raw::{Backend, layer::AccessLayer};
+    /// use store_core::{Access, ObjectStore};
     /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
     /// let store = ObjectStore::builder("memory://")
     ///     .layer(|inner: Arc<dyn Backend>| -> Arc<dyn Backend> {
@@ -181,10 +182,13 @@ mod tests {
     use futures::stream::BoxStream;
 
     use super::*;
-    use crate::backend::{Capabilities, GetOptions, GetResult, ObjectMeta, PutMode, StoreLock, Usage};
     use crate::key::{Key, KeyBuf};
-    use crate::ledger::UsageLedger;
     use crate::options::{CacheOptions, CachePolicy};
+    use crate::raw::backend::{
+        ByteRange, ByteStream, Capabilities, GetOptions, GetResult, ObjectMeta, ObjectStream, PutMode, RangeRead,
+        StoreLock, Usage, Version,
+    };
+    use crate::raw::ledger::UsageLedger;
 
     /// Records its tag for each call, then forwards it.
     #[derive(Debug)]
@@ -212,9 +216,32 @@ mod tests {
             self.log("put");
             self.inner.put(key, value, mode).await
         }
+        async fn put_stream(
+            &self,
+            key: &Key,
+            body: ByteStream,
+            size: Option<u64>,
+            mode: &PutMode,
+        ) -> Result<ObjectMeta> {
+            self.log("put_stream");
+            self.inner.put_stream(key, body, size, mode).await
+        }
         async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult> {
             self.log("get");
             self.inner.get(key, opts).await
+        }
+        async fn get_range(&self, key: &Key, range: &ByteRange, if_match: Option<&Version>) -> Result<RangeRead> {
+            self.log("get_range");
+            self.inner.get_range(key, range, if_match).await
+        }
+        async fn get_stream(
+            &self,
+            key: &Key,
+            range: Option<&ByteRange>,
+            if_match: Option<&Version>,
+        ) -> Result<ObjectStream> {
+            self.log("get_stream");
+            self.inner.get_stream(key, range, if_match).await
         }
         fn get_ready(&self, key: &Key) -> Option<Bytes> {
             self.log("get_ready");
@@ -223,9 +250,9 @@ mod tests {
         async fn head(&self, key: &Key) -> Result<ObjectMeta> {
             self.inner.head(key).await
         }
-        async fn delete(&self, key: &Key) -> Result<()> {
+        async fn delete(&self, key: &Key, if_match: Option<&Version>) -> Result<()> {
             self.log("delete");
-            self.inner.delete(key).await
+            self.inner.delete(key, if_match).await
         }
         fn list(&self, prefix: &str) -> BoxStream<'static, Result<ObjectMeta>> {
             self.inner.list(prefix)

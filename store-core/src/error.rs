@@ -111,13 +111,27 @@ pub enum Error {
     /// A storage service failed or could not be reached.
     #[error("{backend}: {message}")]
     Backend {
-        /// Which backend (its URL).
+        /// Which backend (its URL, without credentials).
         backend: String,
         /// What happened and what to try.
         message: String,
+        /// True when trying again later can help (a timeout, throttling, a reset connection, a
+        /// 5xx answer); see [`Error::is_transient`].
+        transient: bool,
         /// The underlying error, when there is one.
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// A ranged read asked for bytes the value does not have (see [`crate::ByteRange`]).
+    #[error("cannot read {range} of '{key}': {reason}; ask for a range inside the value (head() gives its size)")]
+    InvalidRange {
+        /// The key.
+        key: String,
+        /// The range as asked.
+        range: String,
+        /// Why no bytes match it.
+        reason: String,
     },
 
     /// This backend cannot do the operation.
@@ -260,7 +274,8 @@ pub(crate) fn shorten(s: &str) -> String {
     out
 }
 
-/// Field by field like a derived `Debug`, except that [`Error::Config`]'s URL is redacted.
+/// Field by field like a derived `Debug`, except that [`Error::Config`]'s URL is redacted. (A new
+/// variant needs an arm here: the match is exhaustive on purpose.)
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -296,12 +311,16 @@ impl fmt::Debug for Error {
             Error::Io { context, source } => {
                 f.debug_struct("Io").field("context", context).field("source", source).finish()
             }
-            Error::Backend { backend, message, source } => f
+            Error::Backend { backend, message, transient, source } => f
                 .debug_struct("Backend")
                 .field("backend", backend)
                 .field("message", message)
+                .field("transient", transient)
                 .field("source", source)
                 .finish(),
+            Error::InvalidRange { key, range, reason } => {
+                f.debug_struct("InvalidRange").field("key", key).field("range", range).field("reason", reason).finish()
+            }
             Error::NotSupported { backend, operation } => {
                 f.debug_struct("NotSupported").field("backend", backend).field("operation", operation).finish()
             }
@@ -327,11 +346,68 @@ impl Error {
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::NotFound { .. })
     }
+
+    /// True when trying the same operation again later can succeed: a timeout, throttling
+    /// (S3's `SlowDown`, HTTP 429), a reset or refused connection, a 5xx answer, an interrupted
+    /// system call. False for everything a retry cannot change: a missing key, a bad key or
+    /// value, a limit, a permission, a lost compare-and-swap (read again first), a bad URL, a
+    /// damaged object. Callers (and `objstore::transfer`) retry only what this says is worth it.
+    ///
+    /// ```
+    /// use store_core::Error;
+    /// let reset = Error::io("cannot read 'k'", std::io::ErrorKind::ConnectionReset.into());
+    /// assert!(reset.is_transient());
+    /// assert!(!Error::not_found("k").is_transient());
+    /// ```
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Backend { transient, .. } => *transient,
+            Error::Io { source, .. } => is_transient_io(source),
+            _ => false,
+        }
+    }
+}
+
+/// True for I/O errors that a later attempt can get past.
+fn is_transient_io(e: &io::Error) -> bool {
+    use io::ErrorKind as K;
+    matches!(
+        e.kind(),
+        K::TimedOut
+            | K::Interrupted
+            | K::WouldBlock
+            | K::ConnectionReset
+            | K::ConnectionAborted
+            | K::ConnectionRefused
+            | K::BrokenPipe
+            | K::ResourceBusy
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transient_errors_are_the_ones_worth_retrying() {
+        let backend =
+            |transient| Error::Backend { backend: "s3://b".into(), message: "m".into(), transient, source: None };
+        assert!(backend(true).is_transient());
+        assert!(!backend(false).is_transient());
+        assert!(Error::io("x", io::ErrorKind::TimedOut.into()).is_transient());
+        assert!(!Error::io("x", io::ErrorKind::PermissionDenied.into()).is_transient());
+        assert!(!Error::io("x", io::ErrorKind::NotFound.into()).is_transient());
+        for permanent in [
+            Error::not_found("k"),
+            Error::InvalidKey { key: "k".into(), reason: "r".into() },
+            Error::LimitExceeded { key: "k".into(), kind: LimitKind::Bytes, used: 1, limit: 1, requested: 1 },
+            Error::PermissionDenied { operation: Operation::Write },
+            Error::Precondition { key: "k".into(), expected: "v".into() },
+            Error::Config { url: "u".into(), message: "m".into() },
+        ] {
+            assert!(!permanent.is_transient(), "{permanent:?}");
+        }
+    }
 
     #[test]
     fn messages_say_what_to_do() {

@@ -46,9 +46,9 @@
 //!
 //! ## The stack
 //!
-//! `open(url)` finds the backend registered for the URL's scheme ([`registry`]), then stacks the
-//! layers the options call for ([`layer`]): access, cache, limits, backend. Every layer is a
-//! [`Backend`] and forwards every method explicitly. Layers from other crates (store-monitor's
+//! `open(url)` finds the backend registered for the URL's scheme ([`raw::registry`]), then stacks
+//! the layers the options call for ([`raw::layer`]): access, cache, limits, backend. Every layer
+//! is a [`raw::Backend`] and forwards every method explicitly. Layers from other crates (store-monitor's
 //! metrics) go on top with [`StoreBuilder::layer`], so they see every call the facade makes,
 //! cache hits included.
 //!
@@ -61,34 +61,32 @@
 //!
 //! ## Writing a backend
 //!
-//! Implement [`Backend`], register a scheme with a [`registry::BackendFactory`] in
-//! [`registry::BACKENDS`], and run the behaviour suite against it: enable the `testkit` feature
-//! and call [`behaviour_suite!`] in an integration test.
+//! Everything a backend or layer author needs is in [`raw`], apart from this user-facing root:
+//! implement [`raw::Backend`], register a scheme with a [`raw::registry::BackendFactory`] in
+//! [`raw::registry::BACKENDS`], and run the behaviour suite against it: enable the `testkit`
+//! feature and call `behaviour_suite!` in an integration test.
 
-pub mod backend;
 pub mod blocking;
 mod builder;
 pub mod error;
-pub mod io;
 pub mod key;
-pub mod layer;
-pub mod ledger;
-pub mod memory;
+mod large_values;
+pub mod object;
 mod options;
-pub mod registry;
+pub mod raw;
 mod staging;
 mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod url;
 
-pub use backend::{
-    Backend, Capabilities, GetOptions, GetResult, Object, ObjectMeta, PutMode, StoreLock, Usage, Version,
-};
 pub use builder::{StoreBuilder, open};
 pub use error::{Error, Format, LimitKind, Operation, Result};
 pub use key::{Key, KeyBuf};
-pub use layer::CacheStats;
+pub use object::{
+    ByteRange, Capabilities, GetOptions, GetResult, Object, ObjectMeta, ObjectStream, PutMode, RangeRead, Usage,
+    Version,
+};
 pub use options::{Access, CacheOptions, CachePolicy, Limits};
-pub use registry::register_backend;
+pub use raw::layer::CacheStats;
 pub use store::ObjectStore;

@@ -23,8 +23,8 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use bytes::Bytes;
 
 use crate::error::{Error, Result};
-use crate::io::offload;
 use crate::key::{Key, KeyBuf};
+use crate::raw::io::offload;
 
 /// What a staged file held when the store last synchronised it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,10 +135,14 @@ impl Staging {
         Ok(path)
     }
 
-    /// Records that the store now holds `bytes` for the staged `key` (also when another process
-    /// handed the file out: the record beside it is what that process reads next).
+    /// Records that the store now holds `bytes` for the staged `key`.
     pub(crate) async fn synced(&self, key: &Key, bytes: &[u8]) -> Result<()> {
-        let fingerprint = Fingerprint::of(bytes);
+        self.synced_as(key, Fingerprint::of(bytes)).await
+    }
+
+    /// Records that the store now holds content of `fingerprint` for the staged `key` (also when
+    /// another process handed the file out: the record beside it is what that process reads next).
+    pub(crate) async fn synced_as(&self, key: &Key, fingerprint: Fingerprint) -> Result<()> {
         if let Some(f) = self.files().get_mut(key) {
             *f = fingerprint;
         }

@@ -10,14 +10,16 @@ use futures::stream::{self, Stream, StreamExt, TryStreamExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::backend::{Backend, Capabilities, GetOptions, GetResult, Object, ObjectMeta, PutMode, Usage, get_object};
 use crate::builder::StoreBuilder;
 use crate::error::{Error, Format, Result};
-use crate::io::offload;
 use crate::key::{Key, KeyBuf, normalise_prefix};
-use crate::layer::{CacheLayer, CacheStats};
 use crate::options::{Access, Limits};
-use crate::staging::Staging;
+use crate::raw::backend::{
+    Backend, Capabilities, GetOptions, GetResult, Object, ObjectMeta, PutMode, Usage, get_object,
+};
+use crate::raw::io::offload;
+use crate::raw::layer::{CacheLayer, CacheStats};
+use crate::staging::{Fingerprint, Staging};
 
 /// How many values `entries()` reads ahead of the consumer.
 const ENTRIES_READ_AHEAD: usize = 4;
@@ -37,7 +39,7 @@ const ENTRIES_READ_AHEAD: usize = 4;
 /// ```
 #[derive(Clone)]
 pub struct ObjectStore {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     /// The project a view is scoped to: keys live under `{project}/`.
     project: Option<std::result::Result<KeyBuf, (String, String)>>,
 }
@@ -123,7 +125,7 @@ impl ObjectStore {
     }
 
     /// Normalises `key` and places it in the view's project.
-    fn key<'a>(&self, key: &'a str) -> Result<Cow<'a, Key>> {
+    pub(crate) fn key<'a>(&self, key: &'a str) -> Result<Cow<'a, Key>> {
         let parsed = Key::parse(key)?;
         match &self.project {
             None => Ok(parsed),
@@ -141,6 +143,11 @@ impl ObjectStore {
             },
             _ => full,
         }
+    }
+
+    /// Metadata as the view's user knows it (the key without the project prefix).
+    pub(crate) fn local_meta(&self, meta: ObjectMeta) -> ObjectMeta {
+        ObjectMeta { key: self.local_key(meta.key), ..meta }
     }
 
     // ----- bytes -------------------------------------------------------------------------
@@ -264,7 +271,7 @@ impl ObjectStore {
     /// Deletes the object under `key`; `NotFound` when there is none.
     pub async fn delete(&self, key: &str) -> Result<()> {
         let key = self.key(key)?;
-        self.shared.stack.delete(&key).await
+        self.shared.stack.delete(&key, None).await
     }
 
     /// Every key, sorted, with `/` separators.
@@ -372,10 +379,11 @@ impl ObjectStore {
     }
 
     /// Saves what the file at [`ObjectStore::get_file_path`]`(key)` holds as `key`'s value (LEAN's
-    /// `Save(key)`). `NotFound` when there is no such file.
+    /// `Save(key)`). `NotFound` when there is no such file. The file streams into the store in
+    /// chunks (a 400 MB model costs a few MiB of memory, not 400 MB).
     pub async fn save_from_file(&self, key: &str) -> Result<()> {
         let full = self.key(key)?;
-        let (path, bytes, staged) = match self.shared.stack.local_path(&full, false).await? {
+        let path = match self.shared.stack.local_path(&full, false).await? {
             Some(path) => {
                 // The file is the object itself, written in place. Read it through the backend,
                 // never by path: the backend stays beneath the root even if a folder on the way
@@ -384,38 +392,66 @@ impl ObjectStore {
                 if let Some(cache) = &self.shared.cache {
                     cache.forget(&full);
                 }
-                match get_object(&*self.shared.stack, &full).await {
-                    Ok(object) => (path, Some(object.bytes), false),
-                    Err(e) if e.is_not_found() => (path, None, false),
+                match self.shared.stack.get_stream(&full, None, None).await {
+                    Ok(current) => {
+                        let size = current.meta.size;
+                        self.shared.stack.put_stream(&full, current.body, Some(size), &PutMode::Overwrite).await?;
+                        return Ok(());
+                    }
+                    Err(e) if e.is_not_found() => path,
                     Err(e) => return Err(e),
                 }
             }
             None => {
                 let path = self.shared.staging.path(&full)?;
-                let read_path = path.clone();
-                let bytes = offload(move || match std::fs::read(&read_path) {
-                    Ok(bytes) => Ok(Some(Bytes::from(bytes))),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(e) => Err(Error::io(format!("cannot read {}", read_path.display()), e)),
-                })
-                .await?;
-                (path, bytes, true)
+                let hasher = Arc::new(std::sync::Mutex::new(xxhash_rust::xxh3::Xxh3::new()));
+                if let Some(saved) = self.save_staged(&full, &path, hasher.clone()).await? {
+                    let hash = hasher.lock().unwrap_or_else(|p| p.into_inner()).digest();
+                    self.shared.staging.synced_as(&full, Fingerprint::Content { len: saved.size, hash }).await?;
+                    return Ok(());
+                }
+                path
             }
         };
-        let Some(bytes) = bytes else {
-            return Err(Error::io(
-                format!(
-                    "cannot save '{key}' from {}: there is no file; call get_file_path() and write it first",
-                    path.display()
-                ),
-                std::io::ErrorKind::NotFound.into(),
-            ));
-        };
-        self.shared.stack.put(&full, bytes.clone(), &PutMode::Overwrite).await?;
-        if staged {
-            self.shared.staging.synced(&full, &bytes).await?;
-        }
-        Ok(())
+        Err(Error::io(
+            format!(
+                "cannot save '{key}' from {}: there is no file; call get_file_path() and write it first",
+                path.display()
+            ),
+            std::io::ErrorKind::NotFound.into(),
+        ))
+    }
+
+    /// Streams the staged file at `path` into `key`, hashing it on the way (for the staging
+    /// fingerprint); `None` when there is no file.
+    async fn save_staged(
+        &self,
+        full: &Key,
+        path: &std::path::Path,
+        hasher: Arc<std::sync::Mutex<xxhash_rust::xxh3::Xxh3>>,
+    ) -> Result<Option<ObjectMeta>> {
+        let open_path = path.to_path_buf();
+        let opened = offload(move || match std::fs::File::open(&open_path) {
+            Ok(file) => {
+                let size = file
+                    .metadata()
+                    .map(|m| m.len())
+                    .map_err(|e| Error::io(format!("cannot read {}", open_path.display()), e))?;
+                Ok(Some((file, size)))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(format!("cannot read {}", open_path.display()), e)),
+        })
+        .await?;
+        let Some((file, size)) = opened else { return Ok(None) };
+        let body = crate::large_values::file_stream(file, path.to_path_buf())
+            .inspect(move |chunk| {
+                if let Ok(chunk) = chunk {
+                    hasher.lock().unwrap_or_else(|p| p.into_inner()).update(chunk);
+                }
+            })
+            .boxed();
+        Ok(Some(self.shared.stack.put_stream(full, body, Some(size), &PutMode::Overwrite).await?))
     }
 
     /// Uploads every staged file (see [`ObjectStore::get_file_path`]) created or changed since it

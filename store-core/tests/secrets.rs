@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use store_core::registry::{BackendOptions, StoreUrl, open_backend};
+use store_core::raw::registry::{BackendOptions, StoreUrl, open_backend};
 
 const SECRETS: [&str; 4] = ["SUPERSECRET1", "SESSIONTOKEN2", "PASSWORD3", "USERPASS4"];
 

@@ -713,7 +713,7 @@ where
     T: Send + 'static,
     E: Send + 'static + From<String>,
 {
-    if size <= OFFLOAD_BYTES || store_core::io::may_block_here() {
+    if size <= OFFLOAD_BYTES || store_core::raw::io::may_block_here() {
         return f();
     }
     match tokio::task::spawn_blocking(f).await {

@@ -39,7 +39,7 @@ impl Manager {
             && let Some(path) = store.local_file(store_key).await?
         {
             let key = store_key.to_string();
-            return store_core::io::offload(move || read_header(&path, &key, meta)).await;
+            return store_core::raw::io::offload(move || read_header(&path, &key, meta)).await;
         }
         store.read_object(store_key).await
     }

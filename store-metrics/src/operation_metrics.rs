@@ -1,15 +1,21 @@
 //! The metrics layer: a Backend that counts and times every operation of the Backend beneath it.
 //!
-//! [`OperationMetrics`] registers two metric families with a Prometheus registry:
+//! [`OperationMetrics`] registers four metric families with a Prometheus registry:
 //!
 //! - `objstore_operations_total` (counter): operations answered, by `operation` and `result`;
 //! - `objstore_operation_duration_seconds` (histogram): how long they took, same labels, with
-//!   buckets 1, 2.5 and 5 times each power of ten from 1 µs to 10 s.
+//!   buckets 1, 2.5 and 5 times each power of ten from 1 µs to 10 s;
+//! - `objstore_read_bytes_total` (counter): value bytes reads returned, by `operation` (`get`,
+//!   `get_ready`, `get_range`, `get_stream`);
+//! - `objstore_written_bytes_total` (counter): value bytes saves took in, by `operation` (`put`,
+//!   `put_stream`; a streamed save counts its chunks as they pass, a put once it succeeded).
 //!
-//! `operation` is one of `put`, `get`, `get_ready`, `head`, `delete`, `list`, `list_keys`,
-//! `usage`, `local_path`, `lock_store`; `result` is `ok`, `not_found` or `error` (a conditional
-//! get answered "not modified" is `ok`). No key ever becomes a label: the number of series is
-//! fixed (28 counters, 27 histograms) however many keys the store holds.
+//! `operation` is one of `put`, `put_stream`, `get`, `get_range`, `get_stream`, `get_ready`,
+//! `head`, `delete`, `list`, `list_keys`, `usage`, `local_path`, `lock_store`; `result` is `ok`,
+//! `not_found` or `error` (a conditional get answered "not modified" is `ok`). No key ever
+//! becomes a label: the number of series is fixed (37 operation counters, 36 histograms, 6 byte
+//! counters) however many keys the store holds. A streamed get is timed until its stream is
+//! ready (the first response), not until its last byte.
 //!
 //! [`MetricsLayer`] goes on top of a store's stack with
 //! [`StoreBuilder::layer`](store_core::StoreBuilder::layer), above the cache, so it sees every
@@ -66,9 +72,12 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::{BoxStream, Stream, StreamExt};
 use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
-use store_core::backend::{Capabilities, GetOptions, GetResult, ObjectMeta, PutMode, StoreLock, Usage};
-use store_core::ledger::UsageLedger;
-use store_core::{Backend, Error, Key, KeyBuf, Result};
+use store_core::raw::ledger::UsageLedger;
+use store_core::raw::{Backend, ByteStream, StoreLock};
+use store_core::{
+    ByteRange, Capabilities, Error, GetOptions, GetResult, Key, KeyBuf, ObjectMeta, ObjectStream, PutMode, RangeRead,
+    Result, Usage, Version,
+};
 
 /// Upper bounds of the duration histogram, in seconds: 1, 2.5 and 5 times each power of ten
 /// from 1 µs to 1 s, then 10 s (and +Inf).
@@ -84,7 +93,10 @@ const RESULTS: [&str; 3] = ["ok", "not_found", "error"];
 #[derive(Debug, Clone, Copy)]
 enum Op {
     Put,
+    PutStream,
     Get,
+    GetRange,
+    GetStream,
     Head,
     Delete,
     List,
@@ -94,14 +106,32 @@ enum Op {
     LockStore,
 }
 
+/// How many timed operations there are.
+const OPS: usize = 12;
+
 impl Op {
-    const ALL: [Op; 9] =
-        [Op::Put, Op::Get, Op::Head, Op::Delete, Op::List, Op::ListKeys, Op::Usage, Op::LocalPath, Op::LockStore];
+    const ALL: [Op; OPS] = [
+        Op::Put,
+        Op::PutStream,
+        Op::Get,
+        Op::GetRange,
+        Op::GetStream,
+        Op::Head,
+        Op::Delete,
+        Op::List,
+        Op::ListKeys,
+        Op::Usage,
+        Op::LocalPath,
+        Op::LockStore,
+    ];
 
     fn label(self) -> &'static str {
         match self {
             Op::Put => "put",
+            Op::PutStream => "put_stream",
             Op::Get => "get",
+            Op::GetRange => "get_range",
+            Op::GetStream => "get_stream",
             Op::Head => "head",
             Op::Delete => "delete",
             Op::List => "list",
@@ -140,8 +170,16 @@ impl Timed {
 /// Every label child, resolved once.
 struct Children {
     /// Indexed by `Op as usize`.
-    timed: [Timed; 9],
+    timed: [Timed; OPS],
     get_ready_hits: IntCounter,
+    /// Value bytes moved, by operation: read by get, get_ready, get_range, get_stream; written by
+    /// put, put_stream.
+    read_get: IntCounter,
+    read_get_ready: IntCounter,
+    read_get_range: IntCounter,
+    read_get_stream: IntCounter,
+    written_put: IntCounter,
+    written_put_stream: IntCounter,
 }
 
 impl Children {
@@ -157,6 +195,8 @@ impl Children {
 pub struct OperationMetrics {
     operations: IntCounterVec,
     durations: HistogramVec,
+    read_bytes: IntCounterVec,
+    written_bytes: IntCounterVec,
     children: Arc<Children>,
 }
 
@@ -195,24 +235,53 @@ impl OperationMetrics {
                 durations: [duration(RESULTS[0])?, duration(RESULTS[1])?, duration(RESULTS[2])?],
             })
         };
-        let [put, get, head, delete, list, list_keys, usage, local_path, lock_store] = Op::ALL;
+        let read_bytes = IntCounterVec::new(
+            Opts::new(
+                "objstore_read_bytes_total",
+                "Value bytes the object store's reads returned, by operation (cache hits included).",
+            ),
+            &["operation"],
+        )?;
+        let written_bytes = IntCounterVec::new(
+            Opts::new("objstore_written_bytes_total", "Value bytes the object store's saves took in, by operation."),
+            &["operation"],
+        )?;
+        let timed_children = Op::ALL.map(timed);
+        let mut timed_all = Vec::with_capacity(OPS);
+        for child in timed_children {
+            timed_all.push(child?);
+        }
+        let timed: [Timed; OPS] = match timed_all.try_into() {
+            Ok(all) => all,
+            Err(_) => return Err(prometheus::Error::Msg("one metric child per operation".to_string())),
+        };
+        let read = |op: &str| read_bytes.get_metric_with_label_values(&[op]);
+        let written = |op: &str| written_bytes.get_metric_with_label_values(&[op]);
         let children = Children {
-            timed: [
-                timed(put)?,
-                timed(get)?,
-                timed(head)?,
-                timed(delete)?,
-                timed(list)?,
-                timed(list_keys)?,
-                timed(usage)?,
-                timed(local_path)?,
-                timed(lock_store)?,
-            ],
+            timed,
             get_ready_hits: operations.get_metric_with_label_values(&["get_ready", "ok"])?,
+            read_get: read("get")?,
+            read_get_ready: read("get_ready")?,
+            read_get_range: read("get_range")?,
+            read_get_stream: read("get_stream")?,
+            written_put: written("put")?,
+            written_put_stream: written("put_stream")?,
         };
         registry.register(Box::new(operations.clone()))?;
         registry.register(Box::new(durations.clone()))?;
-        Ok(OperationMetrics { operations, durations, children: Arc::new(children) })
+        registry.register(Box::new(read_bytes.clone()))?;
+        registry.register(Box::new(written_bytes.clone()))?;
+        Ok(OperationMetrics { operations, durations, read_bytes, written_bytes, children: Arc::new(children) })
+    }
+
+    /// The `objstore_read_bytes_total` family (value bytes returned by reads, by operation).
+    pub fn read_bytes(&self) -> &IntCounterVec {
+        &self.read_bytes
+    }
+
+    /// The `objstore_written_bytes_total` family (value bytes taken in by saves, by operation).
+    pub fn written_bytes(&self) -> &IntCounterVec {
+        &self.written_bytes
     }
 
     /// The `objstore_operations_total` family.
@@ -279,23 +348,73 @@ impl Backend for MetricsLayer {
 
     async fn put(&self, key: &Key, value: Bytes, mode: &PutMode) -> Result<ObjectMeta> {
         let start = Instant::now();
+        let len = value.len() as u64;
         let result = self.inner.put(key, value, mode).await;
+        if result.is_ok() {
+            self.children.written_put.inc_by(len);
+        }
         self.record(Op::Put, start, result)
+    }
+
+    async fn put_stream(&self, key: &Key, body: ByteStream, size: Option<u64>, mode: &PutMode) -> Result<ObjectMeta> {
+        let start = Instant::now();
+        let written = self.children.written_put_stream.clone();
+        // Counted as the chunks pass, so a long upload shows progress.
+        let body = body.inspect(move |chunk| {
+            if let Ok(chunk) = chunk {
+                written.inc_by(chunk.len() as u64);
+            }
+        });
+        let result = self.inner.put_stream(key, body.boxed(), size, mode).await;
+        self.record(Op::PutStream, start, result)
     }
 
     async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult> {
         let start = Instant::now();
         // NotModified is an Ok: counted as `ok`.
         let result = self.inner.get(key, opts).await;
+        if let Ok(GetResult::Found(object)) = &result {
+            self.children.read_get.inc_by(object.bytes.len() as u64);
+        }
         self.record(Op::Get, start, result)
     }
 
+    async fn get_range(&self, key: &Key, range: &ByteRange, if_match: Option<&Version>) -> Result<RangeRead> {
+        let start = Instant::now();
+        let result = self.inner.get_range(key, range, if_match).await;
+        if let Ok(read) = &result {
+            self.children.read_get_range.inc_by(read.bytes.len() as u64);
+        }
+        self.record(Op::GetRange, start, result)
+    }
+
+    async fn get_stream(
+        &self,
+        key: &Key,
+        range: Option<&ByteRange>,
+        if_match: Option<&Version>,
+    ) -> Result<ObjectStream> {
+        // Timed until the stream is ready; its bytes are counted as they pass.
+        let start = Instant::now();
+        let result = self.inner.get_stream(key, range, if_match).await.map(|stream| {
+            let read = self.children.read_get_stream.clone();
+            let body = stream.body.inspect(move |chunk| {
+                if let Ok(chunk) = chunk {
+                    read.inc_by(chunk.len() as u64);
+                }
+            });
+            ObjectStream { body: body.boxed(), ..stream }
+        });
+        self.record(Op::GetStream, start, result)
+    }
+
     fn get_ready(&self, key: &Key) -> Option<Bytes> {
-        // The no-I/O fast path: a hit costs one relaxed atomic add and no clock read; a miss is
+        // The no-I/O fast path: a hit costs two relaxed atomic adds and no clock read; a miss is
         // not counted (the get that follows is). See the module documentation.
         let ready = self.inner.get_ready(key);
-        if ready.is_some() {
+        if let Some(bytes) = &ready {
             self.children.get_ready_hits.inc();
+            self.children.read_get_ready.inc_by(bytes.len() as u64);
         }
         ready
     }
@@ -306,9 +425,9 @@ impl Backend for MetricsLayer {
         self.record(Op::Head, start, result)
     }
 
-    async fn delete(&self, key: &Key) -> Result<()> {
+    async fn delete(&self, key: &Key, if_match: Option<&Version>) -> Result<()> {
         let start = Instant::now();
-        let result = self.inner.delete(key).await;
+        let result = self.inner.delete(key, if_match).await;
         self.record(Op::Delete, start, result)
     }
 
@@ -391,7 +510,7 @@ mod tests {
     use futures::TryStreamExt;
     use prometheus::TextEncoder;
     use prometheus::core::Collector;
-    use store_core::memory::MemoryBackend;
+    use store_core::raw::memory::MemoryBackend;
     use store_core::{Access, CacheOptions, CachePolicy, ObjectStore, StoreBuilder};
 
     use super::*;

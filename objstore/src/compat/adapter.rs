@@ -16,7 +16,7 @@ use object_store::{
     Result, UpdateVersion,
 };
 
-use super::errors::{generic, to_object_store};
+use super::error::{generic, to_object_store};
 use super::multipart::{Staged, Upload};
 use super::paths;
 use crate::{ObjectMeta, ObjectStore, PutMode, Version};

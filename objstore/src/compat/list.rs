@@ -14,7 +14,7 @@ use object_store::path::Path;
 use object_store::{Error as OsError, ListResult, ObjectMeta as OsMeta, Result};
 
 use super::adapter::{ObjectStoreAdapter, at, nothing, os_meta};
-use super::errors::{generic, to_object_store};
+use super::error::{generic, to_object_store};
 use super::paths;
 
 /// Keys on one page of `list_paginated` when the caller names no `max_keys` (S3's figure).

@@ -62,7 +62,7 @@
 //! - **Errors** map to object_store's variant of the same meaning (`NotFound`, `AlreadyExists`,
 //!   `Precondition`, `PermissionDenied`, `NotSupported`, `Unauthenticated`); the rest (a full
 //!   store, an invalid key, a network failure) is `Generic`, with the store's error, and its
-//!   advice, as the source. See `errors.rs`.
+//!   advice, as the source. See `error.rs`.
 //!
 //! Every method of the trait is implemented explicitly (none of object_store's default methods
 //! is left to run around the layers), and each goes through the facade's public operations, so
@@ -75,7 +75,7 @@
 //! each function's result per backend, with the reason for those that cannot apply.
 
 mod adapter;
-mod errors;
+mod error;
 mod list;
 mod multipart;
 mod paths;

@@ -1,39 +1,53 @@
 //! Multipart uploads: object_store's `MultipartUpload` (from `put_multipart`, what `BufWriter`,
 //! `WriteMultipart` and parquet's async writer use) and its lower-level `MultipartStore`.
 //!
-//! The store saves whole values atomically, so an upload collects its parts in memory and
-//! `complete` saves them as one value with one overwrite, through every layer (limits count it
-//! once, at its full size; the cache sees one write). Until then nothing is visible, and `abort`
-//! (or dropping a `MultipartUpload`) leaves nothing behind. Parts keep the order of the
-//! `put_part` calls, whichever of their futures finishes first; with `MultipartStore` they take
-//! the order of the part ids given to `complete_multipart`. Two uploads to one key: the last to
-//! complete wins, as on S3.
+//! An upload from `put_multipart` streams: its parts, in the order of the `put_part` calls, feed
+//! one streamed save of the store ([`ObjectStore::save_stream`]), which writes them into a temp
+//! file on local disk and into a real multipart upload on S3. A part's future completes once the
+//! save has taken the part, so a writer that bounds its parts in flight (as `WriteMultipart`
+//! does) bounds memory. Nothing is visible until `complete`; `abort`, or dropping the upload,
+//! cancels the save, which leaves nothing behind (no temp file, no S3 upload). Limits count the
+//! upload once, at its final size; a part that takes it past `Limits::max_object_bytes` is
+//! refused at once. Two uploads to one key: the last to complete wins, as on S3.
 //!
-//! A store with `Limits::max_object_bytes` refuses a part that takes the upload past it at once,
-//! not at `complete`. `MultipartStore` uploads that are never completed nor aborted keep their
-//! parts until the adapter (and its clones) are dropped.
+//! `MultipartStore` uploads name their parts by index and may send them in any order, so their
+//! parts are kept in memory until `complete_multipart` saves them as one value. Uploads never
+//! completed nor aborted keep their parts until the adapter (and its clones) are dropped.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::StreamExt;
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path;
 use object_store::{MultipartId, MultipartUpload, PutMultipartOptions, PutPayload, PutResult, Result, UploadPart};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 
 use super::adapter::{ObjectStoreAdapter, at, not_implemented, put_result};
-use super::errors::{generic, to_object_store};
+use super::error::{generic, to_object_store};
 use super::paths;
 use crate::{Error, LimitKind, ObjectStore, PutMode};
 
-/// An upload from `put_multipart`: parts in memory until `complete`.
+/// A part on its way into the save, and who waits for the save to take it.
+type Part = (Bytes, oneshot::Sender<()>);
+
+/// An upload from `put_multipart`: a streamed save fed part by part.
 #[derive(Debug)]
 pub(super) struct Upload {
     store: ObjectStore,
     key: String,
-    parts: Vec<PutPayload>,
+    /// Feeds the save; `None` once completed or aborted.
+    parts: Option<mpsc::UnboundedSender<Part>>,
+    /// The save, started with the first part (or at `complete`).
+    save: Option<JoinHandle<crate::Result<crate::ObjectMeta>>>,
+    /// Set by `complete` only: the parts' channel closing then ends the save's stream; closed any
+    /// other way (abort, drop) it fails the save, which then stores nothing.
+    completing: Arc<AtomicBool>,
     size: u64,
     finished: bool,
 }
@@ -41,7 +55,61 @@ pub(super) struct Upload {
 impl Upload {
     pub(super) fn new(store: ObjectStore, location: &Path) -> Result<Upload> {
         let key = paths::key(location)?.to_string();
-        Ok(Upload { store, key, parts: Vec::new(), size: 0, finished: false })
+        Ok(Upload { store, key, parts: None, save: None, completing: Arc::default(), size: 0, finished: false })
+    }
+
+    /// The channel into the save, starting the save on first use.
+    fn sender(&mut self) -> &mpsc::UnboundedSender<Part> {
+        if self.parts.is_none() {
+            let (tx, rx) = mpsc::unbounded_channel::<Part>();
+            let (completing, key) = (self.completing.clone(), self.key.clone());
+            let body = futures::stream::unfold(Some(rx), move |rx| {
+                let (completing, key) = (completing.clone(), key.clone());
+                async move {
+                    let mut rx = rx?;
+                    match rx.recv().await {
+                        Some((bytes, taken)) => {
+                            // The part is in the save's hands: its put_part future may complete.
+                            let _ = taken.send(());
+                            Some((Ok(bytes), Some(rx)))
+                        }
+                        None if completing.load(Ordering::Acquire) => None,
+                        None => {
+                            let cancelled = Error::io(
+                                format!("the multipart upload of '{key}' was aborted"),
+                                std::io::ErrorKind::Interrupted.into(),
+                            );
+                            Some((Err(cancelled), None))
+                        }
+                    }
+                }
+            })
+            .boxed();
+            let (store, key) = (self.store.clone(), self.key.clone());
+            self.save = Some(tokio::spawn(async move { store.save_stream(&key, body, None).await }));
+            self.parts = Some(tx);
+        }
+        // Set just above.
+        self.parts.get_or_insert_with(|| mpsc::unbounded_channel().0)
+    }
+
+    fn cancel(&mut self) {
+        self.finished = true;
+        // The channel closes without `completing`: the save's stream fails, so it stores nothing
+        // (and leaves nothing: see ObjectStore::save_stream), whether or not the abort below
+        // reaches it first.
+        self.parts = None;
+        if let Some(save) = self.save.take() {
+            save.abort();
+        }
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.cancel();
+        }
     }
 }
 
@@ -54,11 +122,20 @@ impl MultipartUpload for Upload {
         } else {
             within_limit(&self.store, &self.key, self.size + data.content_length() as u64)
         };
-        if accepted.is_ok() {
-            self.size += data.content_length() as u64;
-            self.parts.push(data);
+        if let Err(e) = accepted {
+            return Box::pin(futures::future::ready(Err(e)));
         }
-        Box::pin(futures::future::ready(accepted))
+        self.size += data.content_length() as u64;
+        let (taken, waiting) = oneshot::channel();
+        let key = self.key.clone();
+        let sent = self.sender().send((Bytes::from(data), taken));
+        Box::pin(async move {
+            if sent.is_err() || waiting.await.is_err() {
+                // The save ended early (it failed): complete() reports why.
+                return Err(generic(format!("the streamed save of '{key}' stopped; complete() says why")));
+            }
+            Ok(())
+        })
     }
 
     async fn complete(&mut self) -> Result<PutResult> {
@@ -66,14 +143,24 @@ impl MultipartUpload for Upload {
             return Err(finished(&self.key));
         }
         self.finished = true;
-        let value = concat(std::mem::take(&mut self.parts));
-        let meta = at(self.store.save_bytes_with(&self.key, value, PutMode::Overwrite).await, &self.key)?;
+        self.sender();
+        // Closing the channel now ends the save's stream.
+        self.completing.store(true, Ordering::Release);
+        self.parts = None;
+        let save = self.save.take().ok_or_else(|| finished(&self.key))?;
+        let saved = save.await.map_err(|e| generic(format!("the save of '{}' did not finish: {e}", self.key)))?;
+        let meta = at(saved, &self.key)?;
         Ok(put_result(&meta))
     }
 
     async fn abort(&mut self) -> Result<()> {
-        self.finished = true;
-        self.parts = Vec::new();
+        let save = self.save.take();
+        self.cancel();
+        if let Some(save) = save {
+            save.abort();
+            // Wait until the save is gone, so that what follows sees no trace of it.
+            let _ = save.await;
+        }
         Ok(())
     }
 }

@@ -12,7 +12,7 @@
 use object_store::Error as OsError;
 use object_store::path::Path;
 
-use super::errors::generic;
+use super::error::generic;
 
 /// The key that `location` names.
 pub(crate) fn key(location: &Path) -> Result<&str, OsError> {

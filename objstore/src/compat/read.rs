@@ -6,9 +6,11 @@
 //! hit, a `stat` on disk or a `304` on S3 answers `NotModified` without moving the value. The
 //! other conditions are checked against the object's metadata, as object_store's own stores do.
 //!
-//! The store reads whole values (its backends have no ranged read yet), so a range is cut from
-//! the value: `get_ranges` reads the value once for all its ranges, and a cached value costs no
-//! I/O at all.
+//! A ranged get is one ranged read of the store (a `pread` on disk, one `Range` GET on S3, a
+//! slice of a cached value), conditional on `if_match` when given; a whole get streams the value
+//! in chunks. `get_ranges` reads the version once (`head`), then each range (neighbouring ranges
+//! merged as object_store merges them) conditional on that version, so the ranges of one call
+//! never mix two values.
 
 use std::ops::Range;
 
@@ -18,7 +20,7 @@ use object_store::path::Path;
 use object_store::{Error as OsError, GetOptions, GetRange, GetResult, GetResultPayload, Result};
 
 use super::adapter::{ObjectStoreAdapter, at, os_meta};
-use super::errors::generic;
+use super::error::generic;
 use super::paths;
 use crate::{ObjectMeta, Version};
 
@@ -41,6 +43,9 @@ impl ObjectStoreAdapter {
             let range = range_of(options, &meta, key)?;
             return Ok(result(os, range, None));
         }
+        if let Some(range) = &options.range {
+            return self.read_one_range(location, key, options, range).await;
+        }
         let object = match revalidation(options) {
             Some(tag) => {
                 let opts = crate::GetOptions { if_none_match: Some(Version::new(tag)) };
@@ -54,7 +59,15 @@ impl ObjectStoreAdapter {
                     }
                 }
             }
-            None => at(self.store.read_object(key).await, key)?,
+            None => {
+                // The whole value, as a stream of chunks: a large one never sits in memory whole.
+                let stream = at(self.store.read_stream(key, None).await, key)?;
+                let meta = checked(options, &stream.meta, location)?;
+                let range = stream.range.clone();
+                let key = key.to_string();
+                let body = stream.body.map(move |chunk| chunk.map_err(|e| super::error::to_object_store(e, &key)));
+                return Ok(streamed(meta, range, body.boxed()));
+            }
         };
         let meta = checked(options, &object.meta, location)?;
         let range = range_of(options, &object.meta, key)?;
@@ -66,17 +79,55 @@ impl ObjectStoreAdapter {
         Ok(result(meta, range, Some(bytes)))
     }
 
-    /// `get_ranges`: one read of the value, every range cut from it.
+    /// A get of one range: one ranged read, conditional on `if_match` when that is given.
+    async fn read_one_range(
+        &self,
+        location: &Path,
+        key: &str,
+        options: &GetOptions,
+        range: &GetRange,
+    ) -> Result<GetResult> {
+        let wanted = match range {
+            GetRange::Bounded(r) => crate::ByteRange::bounded(r.clone()),
+            GetRange::Offset(start) => crate::ByteRange::From(*start),
+            GetRange::Suffix(n) => crate::ByteRange::Last(*n),
+        };
+        let if_match = options.if_match.as_deref().filter(|t| *t != "*" && !t.contains(',')).map(Version::new);
+        let read = match self.store.read_range_with(key, wanted, if_match.as_ref()).await {
+            // A failed if_match is object_store's Precondition, whatever the range.
+            Err(crate::Error::Precondition { .. }) if if_match.is_some() => {
+                return Err(OsError::Precondition {
+                    path: key.to_string(),
+                    source: format!("'{key}' no longer holds version {}", options.if_match.as_deref().unwrap_or(""))
+                        .into(),
+                });
+            }
+            other => at(other, key)?,
+        };
+        let meta = checked(options, &read.meta, location)?;
+        Ok(result(meta, read.range, Some(read.bytes)))
+    }
+
+    /// `get_ranges`: the version once, then each (merged) range conditional on it.
     pub(super) async fn read_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
         let key = paths::key(location)?;
-        let bytes = at(self.store.read_bytes(key).await, key)?;
-        ranges
-            .iter()
-            .map(|r| {
-                let r = resolve(&GetRange::Bounded(r.clone()), bytes.len() as u64, key)?;
-                Ok(bytes.slice(r.start as usize..r.end as usize))
-            })
-            .collect()
+        let meta = at(self.store.head(key).await, key)?;
+        for r in ranges {
+            resolve(&GetRange::Bounded(r.clone()), meta.size, key)?;
+        }
+        let version = meta.version;
+        object_store::coalesce_ranges(
+            ranges,
+            |range| {
+                let version = version.clone();
+                async move {
+                    at(self.store.read_range_with(key, crate::ByteRange::bounded(range), Some(&version)).await, key)
+                        .map(|read| read.bytes)
+                }
+            },
+            object_store::OBJECT_STORE_COALESCE_DEFAULT,
+        )
+        .await
     }
 }
 
@@ -117,6 +168,21 @@ fn range_of(options: &GetOptions, meta: &ObjectMeta, key: &str) -> Result<Range<
 
 fn resolve(range: &GetRange, size: u64, key: &str) -> Result<Range<u64>> {
     range.as_range(size).map_err(|e| generic(format!("cannot read {range:?} of '{key}' ({size} bytes): {e}")))
+}
+
+/// A get's answer whose value arrives as `body`.
+fn streamed(
+    meta: object_store::ObjectMeta,
+    range: Range<u64>,
+    body: futures::stream::BoxStream<'static, Result<Bytes>>,
+) -> GetResult {
+    GetResult {
+        payload: GetResultPayload::Stream(body),
+        meta,
+        range,
+        attributes: Default::default(),
+        extensions: Default::default(),
+    }
 }
 
 /// A get's answer: `bytes` as a one-chunk stream (nothing for a `head`).

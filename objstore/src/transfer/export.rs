@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime};
 
 use futures::TryStreamExt;
-use store_core::io::offload;
 use store_core::key::{is_segment, normalise_prefix};
+use store_core::raw::io::offload;
 
 use super::plan::{Decision, Outcome, Plan, finish, run};
 use super::{

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use store_core::io::offload;
+use store_core::raw::io::offload;
 
 use super::folder::{FileRead, file_stamp, read_file, walk_folder};
 use super::plan::{

@@ -6,7 +6,9 @@ mod conditional;
 mod files;
 mod keys;
 mod limits;
+mod ranges;
 mod stack;
+mod streams;
 mod values;
 
 pub use access::*;
@@ -15,7 +17,9 @@ pub use conditional::*;
 pub use files::*;
 pub use keys::*;
 pub use limits::*;
+pub use ranges::*;
 pub use stack::*;
+pub use streams::*;
 pub use values::*;
 
 use bytes::Bytes;

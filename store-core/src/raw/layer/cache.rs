@@ -32,11 +32,14 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 
-use crate::backend::{Backend, Capabilities, GetOptions, GetResult, Object, ObjectMeta, PutMode, StoreLock, Usage};
 use crate::error::{Error, Result};
 use crate::key::{Key, KeyBuf};
-use crate::ledger::UsageLedger;
 use crate::options::{CacheOptions, CachePolicy};
+use crate::raw::backend::{
+    Backend, ByteRange, ByteStream, Capabilities, GetOptions, GetResult, Object, ObjectMeta, ObjectStream, PutMode,
+    RangeRead, StoreLock, Usage, Version, chunked, resolve_range,
+};
+use crate::raw::ledger::UsageLedger;
 
 const STRIPES: usize = 64;
 
@@ -263,6 +266,34 @@ impl CacheLayer {
         }
     }
 
+    /// The cached entry of `key` when it may serve a read now: fresh by the policy, or (under
+    /// `Revalidate`, or a `Ttl` that ran out) confirmed current by one `head` of the backend (a
+    /// stat on disk, a HEAD on S3). Used by ranged and streamed reads, which never fill the cache.
+    async fn servable(&self, key: &Key) -> Result<Option<Arc<Cached>>> {
+        let Some(cached) = self.cache.get(key) else { return Ok(None) };
+        if self.is_fresh(&cached) {
+            return Ok(Some(cached));
+        }
+        match self.inner.head(key).await {
+            Ok(meta) if meta.version == cached.meta.version => {
+                cached.checked_at.store(self.now(), Ordering::Relaxed);
+                Ok(Some(cached))
+            }
+            Ok(_) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Checks a cached entry against a read's `if_match`.
+    fn matches(key: &Key, cached: &Cached, if_match: Option<&Version>) -> Result<()> {
+        match if_match {
+            Some(expected) if *expected != cached.meta.version => {
+                Err(Error::Precondition { key: key.to_string(), expected: expected.to_string() })
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn answer(cached: &Cached, opts: &GetOptions) -> GetResult {
         if opts.if_none_match.as_ref() == Some(&cached.meta.version) {
             GetResult::NotModified
@@ -295,6 +326,14 @@ impl Backend for CacheLayer {
                 Err(e)
             }
         }
+    }
+
+    async fn put_stream(&self, key: &Key, body: ByteStream, size: Option<u64>, mode: &PutMode) -> Result<ObjectMeta> {
+        // The value streams past without being held, so the cache only forgets the key (after
+        // the put, whatever its outcome: the stored value is new or unknown).
+        let result = self.inner.put_stream(key, body, size, mode).await;
+        self.written(key, None);
+        result
     }
 
     async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult> {
@@ -343,6 +382,40 @@ impl Backend for CacheLayer {
         }
     }
 
+    async fn get_range(&self, key: &Key, range: &ByteRange, if_match: Option<&Version>) -> Result<RangeRead> {
+        // A range of a cached value costs no I/O (beyond a revalidation); a range read from the
+        // backend is never cached, since the cache holds whole values only.
+        if let Some(cached) = self.servable(key).await? {
+            Self::matches(key, &cached, if_match)?;
+            self.counters.hit();
+            let range = resolve_range(key, range, cached.meta.size)?;
+            let bytes = cached.bytes.slice(range.start as usize..range.end as usize);
+            return Ok(RangeRead { bytes, range, meta: cached.meta.clone() });
+        }
+        self.counters.miss();
+        self.inner.get_range(key, range, if_match).await
+    }
+
+    async fn get_stream(
+        &self,
+        key: &Key,
+        range: Option<&ByteRange>,
+        if_match: Option<&Version>,
+    ) -> Result<ObjectStream> {
+        if let Some(cached) = self.servable(key).await? {
+            Self::matches(key, &cached, if_match)?;
+            self.counters.hit();
+            let range = match range {
+                Some(range) => resolve_range(key, range, cached.meta.size)?,
+                None => 0..cached.meta.size,
+            };
+            let bytes = cached.bytes.slice(range.start as usize..range.end as usize);
+            return Ok(ObjectStream { meta: cached.meta.clone(), range, body: chunked(bytes, 1 << 20) });
+        }
+        self.counters.miss();
+        self.inner.get_stream(key, range, if_match).await
+    }
+
     fn get_ready(&self, key: &Key) -> Option<Bytes> {
         match self.cache.get(key) {
             Some(cached) if self.is_fresh(&cached) => {
@@ -364,8 +437,8 @@ impl Backend for CacheLayer {
         self.inner.head(key).await
     }
 
-    async fn delete(&self, key: &Key) -> Result<()> {
-        let result = self.inner.delete(key).await;
+    async fn delete(&self, key: &Key, if_match: Option<&Version>) -> Result<()> {
+        let result = self.inner.delete(key, if_match).await;
         self.written(key, None);
         result
     }
@@ -398,7 +471,7 @@ impl Backend for CacheLayer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::MemoryBackend;
+    use crate::raw::memory::MemoryBackend;
 
     fn layer(capacity_bytes: u64, max_entry_bytes: u64, policy: CachePolicy) -> (Arc<MemoryBackend>, CacheLayer) {
         let memory = Arc::new(MemoryBackend::new());
@@ -426,7 +499,7 @@ mod tests {
         let (_, cache) = layer(1 << 20, 8 * 1024, CachePolicy::Trust);
         cache.put(&key("big"), Bytes::from(vec![1u8; 8 * 1024 + 1]), &PutMode::Overwrite).await.unwrap();
         cache.put(&key("small"), Bytes::from(vec![1u8; 100]), &PutMode::Overwrite).await.unwrap();
-        let read = crate::backend::get_object(&cache, &key("big")).await.unwrap();
+        let read = crate::raw::backend::get_object(&cache, &key("big")).await.unwrap();
         assert_eq!(read.bytes.len(), 8 * 1024 + 1);
         assert_eq!(cache.entry_count(), 1, "only the small value may be cached");
     }
@@ -440,7 +513,7 @@ mod tests {
         assert_eq!(&cache.get_ready(&key("k")).unwrap()[..], b"v1");
         cache.forget(&key("k"));
         assert!(cache.get_ready(&key("k")).is_none());
-        let read = crate::backend::get_object(&cache, &key("k")).await.unwrap();
+        let read = crate::raw::backend::get_object(&cache, &key("k")).await.unwrap();
         assert_eq!(&read.bytes[..], b"v2");
         assert_eq!(&cache.get_ready(&key("k")).unwrap()[..], b"v2");
     }
@@ -451,13 +524,13 @@ mod tests {
         assert_eq!(cache.stats(), CacheStats::default());
         cache.put(&key("k"), Bytes::from_static(b"v1"), &PutMode::Overwrite).await.unwrap();
         assert!(cache.get_ready(&key("k")).is_some());
-        crate::backend::get_object(&cache, &key("k")).await.unwrap();
+        crate::raw::backend::get_object(&cache, &key("k")).await.unwrap();
         // Absent: get_ready counts nothing, get counts a miss.
         assert!(cache.get_ready(&key("nope")).is_none());
-        assert!(crate::backend::get_object(&cache, &key("nope")).await.is_err());
+        assert!(crate::raw::backend::get_object(&cache, &key("nope")).await.is_err());
         // Read from the backend, then served from the cache.
         memory.put(&key("m"), Bytes::from_static(b"vm"), &PutMode::Overwrite).await.unwrap();
-        crate::backend::get_object(&cache, &key("m")).await.unwrap();
+        crate::raw::backend::get_object(&cache, &key("m")).await.unwrap();
         assert!(cache.get_ready(&key("m")).is_some());
         let stats = cache.stats();
         assert_eq!((stats.hits, stats.misses, stats.evictions), (3, 2, 0));
@@ -471,11 +544,11 @@ mod tests {
         let (_memory, cache) = layer(1 << 20, 1 << 20, CachePolicy::Trust);
         cache.put(&key("k"), Bytes::from_static(b"v1"), &PutMode::Overwrite).await.unwrap();
         assert!(cache.get_ready(&key("k")).is_some());
-        assert!(crate::backend::get_object(&cache, &key("nope")).await.is_err());
+        assert!(crate::raw::backend::get_object(&cache, &key("nope")).await.is_err());
         let first = cache.stats();
         assert_eq!((first.hits, first.misses, first.entries), (0, 0, 1), "not counted before anyone asked");
         assert!(cache.get_ready(&key("k")).is_some());
-        assert!(crate::backend::get_object(&cache, &key("nope")).await.is_err());
+        assert!(crate::raw::backend::get_object(&cache, &key("nope")).await.is_err());
         assert_eq!((cache.stats().hits, cache.stats().misses), (1, 1));
     }
 
@@ -486,14 +559,14 @@ mod tests {
         cache.put(&key("k"), Bytes::from_static(b"v1"), &PutMode::Overwrite).await.unwrap();
         // Revalidate never answers from get_ready.
         assert!(cache.get_ready(&key("k")).is_none());
-        crate::backend::get_object(&cache, &key("k")).await.unwrap();
+        crate::raw::backend::get_object(&cache, &key("k")).await.unwrap();
         assert_eq!((cache.stats().hits, cache.stats().misses), (1, 0));
         memory.put(&key("k"), Bytes::from_static(b"v2"), &PutMode::Overwrite).await.unwrap();
-        let read = crate::backend::get_object(&cache, &key("k")).await.unwrap();
+        let read = crate::raw::backend::get_object(&cache, &key("k")).await.unwrap();
         assert_eq!(&read.bytes[..], b"v2");
         assert_eq!((cache.stats().hits, cache.stats().misses), (1, 1));
-        memory.delete(&key("k")).await.unwrap();
-        assert!(crate::backend::get_object(&cache, &key("k")).await.is_err());
+        memory.delete(&key("k"), None).await.unwrap();
+        assert!(crate::raw::backend::get_object(&cache, &key("k")).await.is_err());
         assert_eq!((cache.stats().hits, cache.stats().misses), (1, 2));
     }
 
@@ -503,7 +576,7 @@ mod tests {
         for i in 0..10u8 {
             cache.put(&key("same"), Bytes::from(vec![i; 100]), &PutMode::Overwrite).await.unwrap();
         }
-        cache.delete(&key("same")).await.unwrap();
+        cache.delete(&key("same"), None).await.unwrap();
         cache.put(&key("other"), Bytes::from_static(b"x"), &PutMode::Overwrite).await.unwrap();
         cache.forget(&key("other"));
         assert_eq!(cache.stats().evictions, 0);

@@ -1,6 +1,7 @@
 //! Permissions: refuses what [`Access`] does not allow, before anything reaches storage.
 //!
-//! Read covers get, head, listing and local paths; write covers put; delete covers delete.
+//! Read covers gets (whole, ranged, streamed), head, listing and local paths; write covers puts
+//! (whole and streamed); delete covers deletes (conditional or not).
 //! Usage figures stay readable for monitoring, and the store lock passes through.
 
 use std::path::PathBuf;
@@ -10,11 +11,14 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt};
 
-use crate::backend::{Backend, Capabilities, GetOptions, GetResult, ObjectMeta, PutMode, StoreLock, Usage};
 use crate::error::{Error, Operation, Result};
 use crate::key::{Key, KeyBuf};
-use crate::ledger::UsageLedger;
 use crate::options::Access;
+use crate::raw::backend::{
+    Backend, ByteRange, ByteStream, Capabilities, GetOptions, GetResult, ObjectMeta, ObjectStream, PutMode, RangeRead,
+    StoreLock, Usage, Version,
+};
+use crate::raw::ledger::UsageLedger;
 
 /// A [`Backend`] that enforces [`Access`].
 #[derive(Debug)]
@@ -58,9 +62,29 @@ impl Backend for AccessLayer {
         self.inner.put(key, value, mode).await
     }
 
+    async fn put_stream(&self, key: &Key, body: ByteStream, size: Option<u64>, mode: &PutMode) -> Result<ObjectMeta> {
+        self.allow(Operation::Write)?;
+        self.inner.put_stream(key, body, size, mode).await
+    }
+
     async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult> {
         self.allow(Operation::Read)?;
         self.inner.get(key, opts).await
+    }
+
+    async fn get_range(&self, key: &Key, range: &ByteRange, if_match: Option<&Version>) -> Result<RangeRead> {
+        self.allow(Operation::Read)?;
+        self.inner.get_range(key, range, if_match).await
+    }
+
+    async fn get_stream(
+        &self,
+        key: &Key,
+        range: Option<&ByteRange>,
+        if_match: Option<&Version>,
+    ) -> Result<ObjectStream> {
+        self.allow(Operation::Read)?;
+        self.inner.get_stream(key, range, if_match).await
     }
 
     fn get_ready(&self, key: &Key) -> Option<Bytes> {
@@ -73,9 +97,9 @@ impl Backend for AccessLayer {
         self.inner.head(key).await
     }
 
-    async fn delete(&self, key: &Key) -> Result<()> {
+    async fn delete(&self, key: &Key, if_match: Option<&Version>) -> Result<()> {
         self.allow(Operation::Delete)?;
-        self.inner.delete(key).await
+        self.inner.delete(key, if_match).await
     }
 
     fn list(&self, prefix: &str) -> BoxStream<'static, Result<ObjectMeta>> {

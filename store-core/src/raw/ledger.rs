@@ -13,8 +13,8 @@
 use std::fmt::Debug;
 use std::sync::Mutex;
 
-use crate::backend::Usage;
 use crate::error::Result;
+use crate::raw::backend::Usage;
 
 /// The shared figures.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -21,9 +21,9 @@ use std::sync::{Arc, RwLock};
 use futures::future::BoxFuture;
 use linkme::distributed_slice;
 
-use crate::backend::Backend;
 use crate::error::{Error, Result};
-use crate::memory::MemoryBackend;
+use crate::raw::backend::Backend;
+use crate::raw::memory::MemoryBackend;
 
 /// A parsed store URL. Its `Debug` shows the URL redacted.
 #[derive(Clone, PartialEq, Eq)]

@@ -53,12 +53,13 @@ impl Context<'_> {
     }
 
     fn backend(&self, message: String, source: object_store::Error) -> Error {
+        let transient = is_transient(&source);
         let full = chain_text(&source);
         let scrubbed = store_core::url::scrub(&full, self.secrets);
         let source: Box<dyn std::error::Error + Send + Sync> =
             if scrubbed == full { Box::new(source) } else { Box::new(Scrubbed(scrubbed)) };
         let message = store_core::url::scrub(&message, self.secrets);
-        Error::Backend { backend: self.store.to_string(), message, source: Some(source) }
+        Error::Backend { backend: self.store.to_string(), message, transient, source: Some(source) }
     }
 
     /// True when `text` is a failure to get credentials from the instance metadata service.
@@ -123,7 +124,7 @@ impl Context<'_> {
                  {NO_CREDENTIALS}"
             ));
         }
-        Error::Backend { backend: self.store.to_string(), message, source: None }
+        Error::Backend { backend: self.store.to_string(), message, transient: true, source: None }
     }
 }
 
@@ -158,6 +159,44 @@ fn hint_for(code: &str) -> &'static str {
     }
 }
 
+/// True when a retry later can help: the connection failed, was reset or timed out, or the
+/// server answered 5xx, 429, or one of S3's throttling and transient codes.
+pub(crate) fn is_transient(e: &object_store::Error) -> bool {
+    use object_store::client::{HttpError, HttpErrorKind as K};
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(error) = current {
+        if let Some(http) = error.downcast_ref::<HttpError>() {
+            if matches!(http.kind(), K::Connect | K::Request | K::Timeout | K::Interrupted) {
+                return true;
+            }
+        }
+        current = error.source();
+    }
+    let text = e.to_string();
+    if let Some(status) = status_in(&text) {
+        if status >= 500 || status == 429 {
+            return true;
+        }
+    }
+    matches!(
+        s3_error(&text).map(|(code, _)| code),
+        Some(
+            "SlowDown"
+                | "ServiceUnavailable"
+                | "InternalError"
+                | "RequestTimeout"
+                | "Throttling"
+                | "RequestTimeTooSkewed"
+        )
+    )
+}
+
+/// The HTTP status object_store quotes in an error's text ("status code: 503 ...").
+fn status_in(text: &str) -> Option<u16> {
+    let at = text.find("status code: ")? + "status code: ".len();
+    text.get(at..at + 3)?.parse().ok()
+}
+
 /// `text` on one line.
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -176,5 +215,39 @@ mod tests {
         assert!(said.starts_with("The request signature"));
         assert!(hint_for(code).contains("credentials"));
         assert_eq!(one_line("a\n  b\tc"), "a b c");
+    }
+
+    #[test]
+    fn retries_help_with_5xx_throttling_and_broken_connections() {
+        let status = |code: &str| object_store::Error::Generic {
+            store: "S3",
+            source: format!("Server returned non-2xx status code: {code}: <Error><Code>X</Code></Error>").into(),
+        };
+        assert!(is_transient(&status("503 Service Unavailable")));
+        assert!(is_transient(&status("429 Too Many Requests")));
+        assert!(!is_transient(&status("403 Forbidden")));
+        let slow = object_store::Error::Generic {
+            store: "S3",
+            source: "Server returned non-2xx status code: 200 OK: <Error><Code>SlowDown</Code></Error>".into(),
+        };
+        assert!(is_transient(&slow));
+        let reset = object_store::Error::Generic {
+            store: "S3",
+            source: Box::new(object_store::client::HttpError::new(
+                object_store::client::HttpErrorKind::Connect,
+                std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+            )),
+        };
+        assert!(is_transient(&reset));
+        let context = Context {
+            store: "s3://b",
+            endpoint: "http://x",
+            key: Some("k"),
+            expected: None,
+            secrets: &[],
+            instance_credentials: false,
+        };
+        assert!(context.map(status("503 Service Unavailable")).is_transient());
+        assert!(!context.map(object_store::Error::NotFound { path: "k".into(), source: "x".into() }).is_transient());
     }
 }

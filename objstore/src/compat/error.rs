@@ -94,9 +94,14 @@ mod tests {
     #[test]
     fn s3_refusals_keep_their_kind() {
         let refused = OsError::Unauthenticated { path: "k".into(), source: "bad key".into() };
-        let e = Error::Backend { backend: "s3://b".into(), message: "refused".into(), source: Some(Box::new(refused)) };
+        let e = Error::Backend {
+            backend: "s3://b".into(),
+            message: "refused".into(),
+            transient: false,
+            source: Some(Box::new(refused)),
+        };
         assert!(matches!(mapped(e), OsError::Unauthenticated { .. }));
-        let e = Error::Backend { backend: "s3://b".into(), message: "down".into(), source: None };
+        let e = Error::Backend { backend: "s3://b".into(), message: "down".into(), transient: true, source: None };
         assert!(matches!(mapped(e), OsError::Generic { .. }));
     }
 }

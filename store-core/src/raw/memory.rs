@@ -15,15 +15,19 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::{self, BoxStream, StreamExt};
 
-use crate::backend::{
-    Backend, Capabilities, GetOptions, GetResult, Object, ObjectMeta, PutMode, StoreLock, Usage, Version,
-};
 use crate::error::{Error, Result};
 use crate::key::{Key, KeyBuf};
-use crate::ledger::{LocalLedger, UsageLedger};
+use crate::raw::backend::{
+    Backend, ByteRange, ByteStream, Capabilities, GetOptions, GetResult, Object, ObjectMeta, ObjectStream, PutMode,
+    RangeRead, StoreLock, Usage, Version, chunked, collect_stream, resolve_range,
+};
+use crate::raw::ledger::{LocalLedger, UsageLedger};
 
 /// How many entries a listing takes from the map per lock.
 const LIST_CHUNK: usize = 256;
+
+/// The chunk size of a streamed read.
+const STREAM_CHUNK: usize = 1 << 20;
 
 /// A backend that keeps objects in memory.
 #[derive(Debug)]
@@ -87,6 +91,43 @@ impl MemoryBackend {
         // one insert or remove), so a poisoned lock is still good to use.
         self.map.write().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Stores `value` as `mode` allows, counting it in the ledger.
+    fn insert(&self, key: &Key, value: Bytes, mode: &PutMode) -> Result<ObjectMeta> {
+        let mut map = self.write();
+        match (mode, map.get(key)) {
+            (PutMode::Create, Some(_)) => return Err(Error::AlreadyExists { key: key.to_string() }),
+            (PutMode::Update(expected), current)
+                if current.map(|e| e.version.to_string()).as_deref() != Some(expected.as_str()) =>
+            {
+                return Err(Error::Precondition { key: key.to_string(), expected: expected.to_string() });
+            }
+            _ => {}
+        }
+        let entry = Entry {
+            bytes: value,
+            version: self.next_version.fetch_add(1, Ordering::Relaxed),
+            modified: SystemTime::now(),
+        };
+        let key = KeyBuf::from(key);
+        let meta = entry.meta(&key);
+        let old = map.insert(key, entry).map(|e| e.bytes.len() as u64);
+        self.ledger.update(&mut |f| f.apply(old, Some(meta.size)))?;
+        Ok(meta)
+    }
+
+    /// The entry of `key` and its metadata, if its version is `if_match` (when given).
+    fn current(&self, key: &Key, if_match: Option<&Version>) -> Result<(Entry, ObjectMeta)> {
+        let map = self.read();
+        let (k, entry) = map.get_key_value(key).ok_or_else(|| Error::not_found(key))?;
+        let meta = entry.meta(k);
+        match if_match {
+            Some(expected) if *expected != meta.version => {
+                Err(Error::Precondition { key: key.to_string(), expected: expected.to_string() })
+            }
+            _ => Ok((entry.clone(), meta)),
+        }
+    }
 }
 
 fn read_map(map: &RwLock<Map>) -> RwLockReadGuard<'_, Map> {
@@ -127,30 +168,18 @@ impl Backend for MemoryBackend {
             persistent: false,
             cross_process_lock: false,
             shared_usage: true,
+            conditional_delete: true,
         }
     }
 
     async fn put(&self, key: &Key, value: Bytes, mode: &PutMode) -> Result<ObjectMeta> {
-        let mut map = self.write();
-        match (mode, map.get(key)) {
-            (PutMode::Create, Some(_)) => return Err(Error::AlreadyExists { key: key.to_string() }),
-            (PutMode::Update(expected), current)
-                if current.map(|e| e.version.to_string()).as_deref() != Some(expected.as_str()) =>
-            {
-                return Err(Error::Precondition { key: key.to_string(), expected: expected.to_string() });
-            }
-            _ => {}
-        }
-        let entry = Entry {
-            bytes: value,
-            version: self.next_version.fetch_add(1, Ordering::Relaxed),
-            modified: SystemTime::now(),
-        };
-        let key = KeyBuf::from(key);
-        let meta = entry.meta(&key);
-        let old = map.insert(key, entry).map(|e| e.bytes.len() as u64);
-        self.ledger.update(&mut |f| f.apply(old, Some(meta.size)))?;
-        Ok(meta)
+        self.insert(key, value, mode)
+    }
+
+    async fn put_stream(&self, key: &Key, body: ByteStream, size: Option<u64>, mode: &PutMode) -> Result<ObjectMeta> {
+        // Values live in memory here anyway; nothing is visible until the whole body arrived.
+        let value = collect_stream(key, body, size).await?;
+        self.insert(key, value, mode)
     }
 
     async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult> {
@@ -165,6 +194,28 @@ impl Backend for MemoryBackend {
         Ok(GetResult::Found(Object { bytes: entry.bytes.clone(), meta }))
     }
 
+    async fn get_range(&self, key: &Key, range: &ByteRange, if_match: Option<&Version>) -> Result<RangeRead> {
+        let (entry, meta) = self.current(key, if_match)?;
+        let range = resolve_range(key, range, meta.size)?;
+        let bytes = entry.bytes.slice(range.start as usize..range.end as usize);
+        Ok(RangeRead { bytes, range, meta })
+    }
+
+    async fn get_stream(
+        &self,
+        key: &Key,
+        range: Option<&ByteRange>,
+        if_match: Option<&Version>,
+    ) -> Result<ObjectStream> {
+        let (entry, meta) = self.current(key, if_match)?;
+        let range = match range {
+            Some(range) => resolve_range(key, range, meta.size)?,
+            None => 0..meta.size,
+        };
+        let bytes = entry.bytes.slice(range.start as usize..range.end as usize);
+        Ok(ObjectStream { meta, range, body: chunked(bytes, STREAM_CHUNK) })
+    }
+
     fn get_ready(&self, key: &Key) -> Option<Bytes> {
         self.read().get(key).map(|e| e.bytes.clone())
     }
@@ -174,8 +225,14 @@ impl Backend for MemoryBackend {
         map.get_key_value(key).map(|(k, e)| e.meta(k)).ok_or_else(|| Error::not_found(key))
     }
 
-    async fn delete(&self, key: &Key) -> Result<()> {
+    async fn delete(&self, key: &Key, if_match: Option<&Version>) -> Result<()> {
         let mut map = self.write();
+        let current = map.get(key).ok_or_else(|| Error::not_found(key))?;
+        if let Some(expected) = if_match {
+            if current.version.to_string() != expected.as_str() {
+                return Err(Error::Precondition { key: key.to_string(), expected: expected.to_string() });
+            }
+        }
         let removed = map.remove(key).ok_or_else(|| Error::not_found(key))?;
         self.ledger.update(&mut |f| f.apply(Some(removed.bytes.len() as u64), None))?;
         Ok(())

@@ -33,11 +33,14 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 use tokio::sync::{Mutex as AsyncMutex, RwLock as AsyncRwLock};
 
-use crate::backend::{Backend, Capabilities, GetOptions, GetResult, ObjectMeta, PutMode, StoreLock, Usage};
 use crate::error::{Error, LimitKind, Result};
 use crate::key::{Key, KeyBuf};
-use crate::ledger::{LedgerFigures, LocalLedger, UsageLedger};
 use crate::options::Limits;
+use crate::raw::backend::{
+    Backend, ByteRange, ByteStream, Capabilities, GetOptions, GetResult, ObjectMeta, ObjectStream, PutMode, RangeRead,
+    StoreLock, Usage, Version,
+};
+use crate::raw::ledger::{LedgerFigures, LocalLedger, UsageLedger};
 
 /// Saves that would bring usage closer than this fraction of a limit take the exact path.
 pub const RECOUNT_MARGIN: f64 = 0.10;
@@ -154,7 +157,7 @@ impl LimitsLayer {
         Ok(())
     }
 
-    async fn put_exact(&self, key: &Key, value: Bytes, mode: &PutMode) -> Result<ObjectMeta> {
+    async fn put_exact(&self, key: &Key, body: Body, mode: &PutMode) -> Result<ObjectMeta> {
         let _alone = self.gate.write().await;
         let _store = self.inner.lock_store().await?;
         let recount = self.inner.usage().await?;
@@ -163,11 +166,170 @@ impl LimitsLayer {
             f.objects = recount.objects;
         })?;
         let old = self.current_size(key).await?;
-        let size = value.len() as u64;
+        let size = body.size();
         self.check_exact(key, &figures, old, size)?;
-        let meta = self.inner.put(key, value, mode).await?;
+        let meta = self.write(key, body, mode).await?;
         self.record(old, size)?;
         Ok(meta)
+    }
+
+    /// Hands a body whose size is decided to the backend.
+    async fn write(&self, key: &Key, body: Body, mode: &PutMode) -> Result<ObjectMeta> {
+        match body {
+            Body::Bytes(value) => self.inner.put(key, value, mode).await,
+            Body::Stream(stream, size) => self.inner.put_stream(key, stream, Some(size), mode).await,
+        }
+    }
+
+    /// A put of a known size: the fast, not-growing or exact path (see the module docs).
+    async fn put_sized(&self, key: &Key, body: Body, mode: &PutMode) -> Result<ObjectMeta> {
+        let size = body.size();
+        if let Some(max) = self.limits.max_object_bytes {
+            if size > max {
+                return Err(Self::exceeded(key, LimitKind::ObjectSize, size, max, size));
+            }
+        }
+        let _key = self.key_lock(key).lock().await;
+        {
+            let _shared = self.gate.read().await;
+            if let Some(reservation) = self.try_reserve(size)? {
+                let old = self.current_size(key).await?;
+                let meta = self.write(key, body, mode).await?;
+                drop(reservation);
+                self.record(old, size)?;
+                return Ok(meta);
+            }
+            // Near a limit: an overwrite that cannot grow usage needs no recount. Reserve first,
+            // then measure, so that a delete of the key by another process in between leaves
+            // the re-created object counted in flight.
+            let reservation = self.reserve(size, false)?;
+            let old = self.current_size(key).await?;
+            if old.is_some_and(|old| old >= size) {
+                let meta = self.write(key, body, mode).await?;
+                drop(reservation);
+                self.record(old, size)?;
+                return Ok(meta);
+            }
+        }
+        self.put_exact(key, body, mode).await
+    }
+
+    /// A streamed put of unknown size: one object is reserved at once, and bytes as they arrive;
+    /// the stream fails (and the backend stores nothing) as soon as it would take usage past a
+    /// limit, counting what other saves have in flight.
+    async fn put_unsized(&self, key: &Key, body: ByteStream, mode: &PutMode) -> Result<ObjectMeta> {
+        let _key = self.key_lock(key).lock().await;
+        let _shared = self.gate.read().await;
+        let old = self.current_size(key).await?;
+        let limits = self.limits;
+        let mut refused = None;
+        self.ledger.update(&mut |f| {
+            refused = match (limits.max_objects, old) {
+                (Some(max), None) if f.objects + f.reserved_objects + 1 > max => {
+                    Some((f.objects + f.reserved_objects, max))
+                }
+                _ => None,
+            };
+            if refused.is_none() {
+                f.reserved_objects += 1;
+            }
+        })?;
+        if let Some((used, max)) = refused {
+            return Err(Self::exceeded(key, LimitKind::Objects, used, max, 1));
+        }
+        let growing = GrowingReservation::new(self.ledger.clone(), limits, KeyBuf::from(key), old.unwrap_or(0));
+        let counted = growing.clone();
+        let body = futures::StreamExt::boxed(futures::StreamExt::then(body, move |chunk| {
+            let counted = counted.clone();
+            async move {
+                let chunk = chunk?;
+                counted.grow(chunk.len() as u64)?;
+                Ok(chunk)
+            }
+        }));
+        let meta = self.inner.put_stream(key, body, None, mode).await;
+        drop(growing);
+        let meta = meta?;
+        self.record(old, meta.size)?;
+        Ok(meta)
+    }
+}
+
+/// What a put stores: bytes in memory, or a stream of a known size.
+enum Body {
+    Bytes(Bytes),
+    Stream(ByteStream, u64),
+}
+
+impl Body {
+    fn size(&self) -> u64 {
+        match self {
+            Body::Bytes(b) => b.len() as u64,
+            Body::Stream(_, size) => *size,
+        }
+    }
+}
+
+/// The room a streamed put of unknown size holds in the ledger: one object from the start, and
+/// its bytes as they arrive; all released when the last clone drops (the put ended, failed, or
+/// its future was dropped).
+#[derive(Clone)]
+struct GrowingReservation(Arc<GrowingInner>);
+
+struct GrowingInner {
+    ledger: Arc<dyn UsageLedger>,
+    limits: Limits,
+    key: KeyBuf,
+    /// The size of the object the put replaces.
+    old: u64,
+    /// Bytes reserved so far.
+    bytes: std::sync::atomic::AtomicU64,
+}
+
+impl GrowingReservation {
+    fn new(ledger: Arc<dyn UsageLedger>, limits: Limits, key: KeyBuf, old: u64) -> GrowingReservation {
+        GrowingReservation(Arc::new(GrowingInner { ledger, limits, key, old, bytes: Default::default() }))
+    }
+
+    /// Reserves `more` bytes, or fails when the object or the store would pass a limit.
+    fn grow(&self, more: u64) -> Result<()> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let inner = &self.0;
+        let total = inner.bytes.load(Relaxed).saturating_add(more);
+        if let Some(max) = inner.limits.max_object_bytes {
+            if total > max {
+                return Err(LimitsLayer::exceeded(&inner.key, LimitKind::ObjectSize, total, max, total));
+            }
+        }
+        let mut refused = None;
+        inner.ledger.update(&mut |f| {
+            // Others' reservations and ours so far are in `reserved_bytes`; the object this put
+            // replaces leaves usage when it lands.
+            let after = f.bytes.saturating_add(f.reserved_bytes).saturating_add(more).saturating_sub(inner.old);
+            refused = inner.limits.max_bytes.filter(|max| total > inner.old && after > *max);
+            if refused.is_none() {
+                f.reserved_bytes += more;
+            }
+        })?;
+        if let Some(max) = refused {
+            let used = inner.ledger.read().map(|f| f.bytes + f.reserved_bytes).unwrap_or(0);
+            return Err(LimitsLayer::exceeded(&inner.key, LimitKind::Bytes, used, max, total));
+        }
+        inner.bytes.store(total, Relaxed);
+        Ok(())
+    }
+}
+
+impl Drop for GrowingInner {
+    fn drop(&mut self) {
+        let bytes = *self.bytes.get_mut();
+        let released = self.ledger.update(&mut |f| {
+            f.reserved_bytes = f.reserved_bytes.saturating_sub(bytes);
+            f.reserved_objects = f.reserved_objects.saturating_sub(1);
+        });
+        if let Err(e) = released {
+            tracing::warn!(error = %e, "cannot release a streamed save's reservation in the usage ledger");
+        }
     }
 }
 
@@ -202,39 +364,31 @@ impl Backend for LimitsLayer {
     }
 
     async fn put(&self, key: &Key, value: Bytes, mode: &PutMode) -> Result<ObjectMeta> {
-        let size = value.len() as u64;
-        if let Some(max) = self.limits.max_object_bytes {
-            if size > max {
-                return Err(Self::exceeded(key, LimitKind::ObjectSize, size, max, size));
-            }
+        self.put_sized(key, Body::Bytes(value), mode).await
+    }
+
+    async fn put_stream(&self, key: &Key, body: ByteStream, size: Option<u64>, mode: &PutMode) -> Result<ObjectMeta> {
+        match size {
+            Some(size) => self.put_sized(key, Body::Stream(body, size), mode).await,
+            None => self.put_unsized(key, body, mode).await,
         }
-        let _key = self.key_lock(key).lock().await;
-        {
-            let _shared = self.gate.read().await;
-            if let Some(reservation) = self.try_reserve(size)? {
-                let old = self.current_size(key).await?;
-                let meta = self.inner.put(key, value, mode).await?;
-                drop(reservation);
-                self.record(old, size)?;
-                return Ok(meta);
-            }
-            // Near a limit: an overwrite that cannot grow usage needs no recount. Reserve first,
-            // then measure, so that a delete of the key by another process in between leaves
-            // the re-created object counted in flight.
-            let reservation = self.reserve(size, false)?;
-            let old = self.current_size(key).await?;
-            if old.is_some_and(|old| old >= size) {
-                let meta = self.inner.put(key, value, mode).await?;
-                drop(reservation);
-                self.record(old, size)?;
-                return Ok(meta);
-            }
-        }
-        self.put_exact(key, value, mode).await
     }
 
     async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult> {
         self.inner.get(key, opts).await
+    }
+
+    async fn get_range(&self, key: &Key, range: &ByteRange, if_match: Option<&Version>) -> Result<RangeRead> {
+        self.inner.get_range(key, range, if_match).await
+    }
+
+    async fn get_stream(
+        &self,
+        key: &Key,
+        range: Option<&ByteRange>,
+        if_match: Option<&Version>,
+    ) -> Result<ObjectStream> {
+        self.inner.get_stream(key, range, if_match).await
     }
 
     fn get_ready(&self, key: &Key) -> Option<Bytes> {
@@ -245,11 +399,11 @@ impl Backend for LimitsLayer {
         self.inner.head(key).await
     }
 
-    async fn delete(&self, key: &Key) -> Result<()> {
+    async fn delete(&self, key: &Key, if_match: Option<&Version>) -> Result<()> {
         let _key = self.key_lock(key).lock().await;
         let _shared = self.gate.read().await;
         let old = self.current_size(key).await?;
-        self.inner.delete(key).await?;
+        self.inner.delete(key, if_match).await?;
         if !self.backend_counts {
             self.ledger.update(&mut |f| f.apply(old, None))?;
         }
@@ -295,7 +449,7 @@ impl Backend for LimitsLayer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::MemoryBackend;
+    use crate::raw::memory::MemoryBackend;
 
     /// A refused fast-path attempt must not release anything: each one once released another
     /// save's reservation (the guard was built, and dropped, even when nothing was reserved),

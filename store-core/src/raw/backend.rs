@@ -1,0 +1,217 @@
+//! The contract every storage plugs in with.
+//!
+//! A backend stores bytes under [`Key`]s and gives every stored value a [`Version`] that changes
+//! whenever the value does. Layers (cache, limits, access) wrap a backend and are backends
+//! themselves; the trait has no default methods, so a layer must forward every call explicitly.
+//! The values that cross the contract live in [`crate::object`] and are re-exported here.
+
+use std::any::Any;
+use std::fmt::{self, Debug};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+
+use crate::error::Result;
+use crate::key::{Key, KeyBuf};
+pub use crate::object::{
+    ByteRange, Capabilities, GetOptions, GetResult, Object, ObjectMeta, ObjectStream, PutMode, RangeRead, Usage,
+    Version,
+};
+use crate::raw::ledger::UsageLedger;
+
+/// A stream of byte chunks: the body of a streamed put or of a streamed get.
+pub type ByteStream = BoxStream<'static, Result<Bytes>>;
+
+/// A lock over the whole store; released when dropped. See [`Backend::lock_store`].
+pub struct StoreLock(#[allow(dead_code)] Box<dyn Any + Send + Sync>);
+
+impl StoreLock {
+    /// Wraps whatever holds the lock (dropping it must release the lock).
+    pub fn new(guard: impl Any + Send + Sync) -> StoreLock {
+        StoreLock(Box::new(guard))
+    }
+}
+
+impl Debug for StoreLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StoreLock")
+    }
+}
+
+/// The storage contract. Implemented by backends (memory, local disk, S3) and by layers.
+///
+/// Keys are valid and normal by construction ([`Key`]). Listings are sorted by key (byte
+/// order) and never include the store's own files. Every method is forwarded explicitly by
+/// layers; there are no default methods.
+#[async_trait]
+pub trait Backend: Debug + Send + Sync + 'static {
+    /// A name for messages and metrics, usually the URL it was opened with.
+    fn name(&self) -> &str;
+
+    /// What this backend can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Stores `value` under `key`. Returns the new object's metadata once the value is durable
+    /// (as durable as the backend promises).
+    async fn put(&self, key: &Key, value: Bytes, mode: &PutMode) -> Result<ObjectMeta>;
+
+    /// Stores a value that arrives as a stream of chunks, without holding it in memory whole
+    /// (local disk: into the temp file, then the same durable rename; S3: a multipart upload
+    /// with a bounded number of parts in flight). `size` is the final size when the caller
+    /// knows it (a file), which lets limits decide before the first byte; the stream must then
+    /// yield exactly that many bytes, else the put fails. Nothing is visible under `key` until
+    /// the whole stream was stored; a stream that fails (or a future dropped) midway leaves
+    /// nothing behind: no object, no temp file, no multipart upload.
+    async fn put_stream(&self, key: &Key, body: ByteStream, size: Option<u64>, mode: &PutMode) -> Result<ObjectMeta>;
+
+    /// Reads a value, or answers `NotModified` when `opts.if_none_match` is current.
+    async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult>;
+
+    /// Reads part of a value (see [`ByteRange`] for what is refused and what is clamped). With
+    /// `if_match`, fails with `Precondition` unless the current version is that one, so that two
+    /// ranged reads of one logical read never mix two values.
+    async fn get_range(&self, key: &Key, range: &ByteRange, if_match: Option<&Version>) -> Result<RangeRead>;
+
+    /// Reads a value (or a range of it) as a stream of chunks, for values that should not sit in
+    /// memory whole. The stream yields bytes of exactly the version in the answer's metadata (a
+    /// change of the object meanwhile makes it fail, never mix); `if_match` as in
+    /// [`Backend::get_range`].
+    async fn get_stream(
+        &self,
+        key: &Key,
+        range: Option<&ByteRange>,
+        if_match: Option<&Version>,
+    ) -> Result<ObjectStream>;
+
+    /// The value of `key` right now, without I/O or waiting, when that is possible (a fresh cache
+    /// hit, an in-memory map). `None` means "ask [`Backend::get`]", never "absent".
+    fn get_ready(&self, key: &Key) -> Option<Bytes>;
+
+    /// The metadata of an object, or `NotFound`.
+    async fn head(&self, key: &Key) -> Result<ObjectMeta>;
+
+    /// Removes an object; `NotFound` when there is none. With `if_match`, removes it only while
+    /// its version is that one, else `Precondition`: how the store removes only what it
+    /// examined (cleanup, moves). [`Capabilities::conditional_delete`] says whether that is exact
+    /// or, on servers without conditional deletes, a check just before the delete.
+    async fn delete(&self, key: &Key, if_match: Option<&Version>) -> Result<()>;
+
+    /// Every object whose key starts with `prefix` (a normalised prefix, see
+    /// [`crate::key::normalise_prefix`]; `""` for all), sorted by key.
+    fn list(&self, prefix: &str) -> BoxStream<'static, Result<ObjectMeta>>;
+
+    /// Like [`Backend::list`] but only the keys, which some backends produce much faster.
+    fn list_keys(&self, prefix: &str) -> BoxStream<'static, Result<KeyBuf>>;
+
+    /// Counts every object now (a full recount, exact at the time of the call).
+    async fn usage(&self) -> Result<Usage>;
+
+    /// The file that holds `key`'s value, when objects are files (`None` otherwise). With
+    /// `create_parents`, the folders above it are created. The path never leaves the store's
+    /// root.
+    async fn local_path(&self, key: &Key, create_parents: bool) -> Result<Option<PathBuf>>;
+
+    /// The usage ledger every handle on this storage shares, when the backend keeps one (it
+    /// then updates the committed figures on each put and delete). See [`crate::raw::ledger`].
+    fn usage_ledger(&self) -> Option<Arc<dyn UsageLedger>>;
+
+    /// A lock over the whole store that other processes using the same storage respect, or
+    /// `None` when the backend has no such lock. The limits layer takes it to make decisions
+    /// near a limit exact across processes.
+    async fn lock_store(&self) -> Result<Option<StoreLock>>;
+}
+
+/// Reads a whole value (a get without conditions).
+pub async fn get_object(backend: &dyn Backend, key: &Key) -> Result<Object> {
+    match backend.get(key, &GetOptions::default()).await? {
+        GetResult::Found(object) => Ok(object),
+        GetResult::NotModified => Err(crate::Error::Backend {
+            backend: backend.name().to_string(),
+            message: format!("answered 'not modified' to an unconditional read of '{key}'"),
+            transient: false,
+            source: None,
+        }),
+    }
+}
+
+/// Resolves `range` against a value of `size` bytes, or the [`crate::Error::InvalidRange`] that
+/// names `key`.
+pub fn resolve_range(key: &Key, range: &ByteRange, size: u64) -> Result<std::ops::Range<u64>> {
+    range.resolve(size).map_err(|reason| crate::Error::InvalidRange {
+        key: key.to_string(),
+        range: range.to_string(),
+        reason,
+    })
+}
+
+/// Counts the bytes of a streamed put against the size its caller announced: the error for a
+/// stream that yields more than `size` bytes (as soon as it does), or fewer (at its end).
+#[derive(Debug, Clone, Copy)]
+pub struct SizeCheck {
+    announced: Option<u64>,
+    seen: u64,
+}
+
+impl SizeCheck {
+    /// Checks against `announced` (no check when `None`).
+    pub fn new(announced: Option<u64>) -> SizeCheck {
+        SizeCheck { announced, seen: 0 }
+    }
+
+    /// Counts a chunk; fails once the stream has yielded more than announced.
+    pub fn add(&mut self, key: &Key, len: usize) -> Result<()> {
+        self.seen = self.seen.saturating_add(len as u64);
+        match self.announced {
+            Some(size) if self.seen > size => Err(self.mismatch(key, size)),
+            _ => Ok(()),
+        }
+    }
+
+    /// At the end of the stream: the total, or the error when it is short of what was announced.
+    pub fn finish(&self, key: &Key) -> Result<u64> {
+        match self.announced {
+            Some(size) if self.seen != size => Err(self.mismatch(key, size)),
+            _ => Ok(self.seen),
+        }
+    }
+
+    fn mismatch(&self, key: &Key, size: u64) -> crate::Error {
+        crate::Error::io(
+            format!(
+                "cannot save '{key}': the stream was announced as {size} bytes but yielded {}{}; nothing was \
+                 saved (was the file changed while it was being saved?)",
+                if self.seen > size { "more than " } else { "" },
+                if self.seen > size { size } else { self.seen },
+            ),
+            std::io::ErrorKind::InvalidData.into(),
+        )
+    }
+}
+
+/// Collects a streamed body into one buffer (for backends that hold values whole, like
+/// memory), checking it against the announced size.
+pub async fn collect_stream(key: &Key, mut body: ByteStream, size: Option<u64>) -> Result<Bytes> {
+    use futures::StreamExt as _;
+    let mut check = SizeCheck::new(size);
+    let capacity = usize::try_from(size.unwrap_or(0).min(64 << 20)).unwrap_or(0);
+    let mut buf = bytes::BytesMut::with_capacity(capacity);
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        check.add(key, chunk.len())?;
+        buf.extend_from_slice(&chunk);
+    }
+    check.finish(key)?;
+    Ok(buf.freeze())
+}
+
+/// A stream of `bytes` in chunks of at most `chunk` bytes (cheap: the chunks share `bytes`).
+pub fn chunked(bytes: Bytes, chunk: usize) -> ByteStream {
+    use futures::StreamExt as _;
+    let chunk = chunk.max(1);
+    let count = bytes.len().div_ceil(chunk);
+    futures::stream::iter((0..count).map(move |i| Ok(bytes.slice(i * chunk..((i + 1) * chunk).min(bytes.len())))))
+        .boxed()
+}
