@@ -22,7 +22,12 @@
 //!   through the blocking facade, everything runs on the caller's thread.
 //!
 //! URLs: `file:///absolute/folder`, `file://relative/folder` (relative to the working folder),
-//! with the option `durability=durable|buffered`.
+//! with the options `durability=durable|buffered` and `create=true|false`. Opening creates the
+//! folder when it is missing (`create=true`, the default); with `create=false` it opens only a
+//! folder that exists, and a missing one is an [`Error::Config`] ("the store folder … does not
+//! exist"), so that a program that only reads never makes a folder out of a mistyped path (the
+//! `objstore` command opens stores this way for every command that does not save). A path that
+//! is a file, not a folder, is an [`Error::Config`] either way.
 //!
 //! ```
 //! // Backends register their scheme at link time. The `objstore` crate links this one for
@@ -129,14 +134,32 @@ fn open_from_url(url: StoreUrl, mut options: BackendOptions) -> BoxFuture<'stati
                 return Err(options.error(format!("durability must be 'durable' or 'buffered', not '{other}'")));
             }
         };
-        options.finish(&["durability"])?;
+        let create = options.take_bool("create")?.unwrap_or(true);
+        options.finish(&["durability", "create"])?;
         if url.location.is_empty() {
             return Err(Error::Config {
                 url: url.original,
                 message: "file:// needs a folder: file:///absolute/path or file://relative/path".to_string(),
             });
         }
-        let backend = LocalBackend::open(Path::new(&url.location), durability).await?;
+        let folder = Path::new(&url.location);
+        // One stat, cheaper inline than a hand-off (as `head` does).
+        match std::fs::metadata(folder) {
+            Ok(meta) if !meta.is_dir() => {
+                return Err(Error::Config {
+                    url: url.original,
+                    message: format!("{} is not a folder (a store on local disk is a folder)", folder.display()),
+                });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !create => {
+                return Err(Error::Config {
+                    url: url.original,
+                    message: format!("the store folder {} does not exist", folder.display()),
+                });
+            }
+            _ => {}
+        }
+        let backend = LocalBackend::open(folder, durability).await?;
         Ok(Arc::new(backend) as Arc<dyn Backend>)
     })
 }

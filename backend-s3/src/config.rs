@@ -5,6 +5,13 @@
 //! `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`, ...), then options in the URL's query or given to the
 //! store builder, with object_store's names (`endpoint`, `allow_http`, `region`,
 //! `access_key_id`, `timeout`, `connect_timeout`, ...) plus this crate's own (see [`S3Options`]).
+//!
+//! Credentials never leave this module in a message: errors show the URL redacted
+//! (`store_core::url::redact`), the endpoint is kept redacted for messages, and the credentials
+//! themselves are collected into [`Resolved::secrets`] so that the backend can scrub them from
+//! what the S3 client says. User information before the bucket (`s3://key:secret@bucket`) or in
+//! the endpoint (`endpoint=http://user:pass@host`, which the HTTP client would log) is refused:
+//! credentials go in the environment or in options.
 
 use std::time::Duration;
 
@@ -70,9 +77,15 @@ pub(crate) struct Resolved {
     pub(crate) bucket: String,
     /// `""` or `"some/prefix/"`.
     pub(crate) prefix: String,
-    /// Where requests go, for messages.
+    /// Where requests go, for messages (redacted).
     pub(crate) endpoint: String,
     pub(crate) options: S3Options,
+    /// Every credential given (options, environment, user information in the endpoint), to be
+    /// scrubbed from messages.
+    pub(crate) secrets: Vec<String>,
+    /// True when no credentials were given at all, so that the client asks the instance metadata
+    /// service for some (and a failure there is about credentials, not the endpoint).
+    pub(crate) instance_credentials: bool,
 }
 
 const OWN_OPTIONS: &[&str] = &[
@@ -94,6 +107,11 @@ pub(crate) fn resolve(url: &StoreUrl, mut given: BackendOptions) -> Result<Resol
     let (bucket, prefix) = url.location.split_once('/').unwrap_or((&url.location, ""));
     if bucket.is_empty() {
         return Err(bad("s3:// needs a bucket: s3://bucket or s3://bucket/prefix".into()));
+    }
+    if bucket.contains('@') {
+        return Err(bad("credentials do not go before the bucket (s3://KEY:SECRET@bucket); set \
+             AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the access_key_id and secret_access_key options"
+            .into()));
     }
     let prefix = store_core::key::normalise_prefix(prefix).map_err(|e| bad(format!("bad prefix: {e}")))?;
     let prefix = if prefix.is_empty() || prefix.ends_with('/') { prefix } else { format!("{prefix}/") };
@@ -151,7 +169,9 @@ pub(crate) fn resolve(url: &StoreUrl, mut given: BackendOptions) -> Result<Resol
     // Environment first, then the remaining options with object_store's names.
     let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
     let mut unknown = Vec::new();
+    let mut secrets = Vec::new();
     for (key, value) in given.into_remaining() {
+        secrets.extend(store_core::url::secret_of_option(&key, &value));
         match key.parse::<AmazonS3ConfigKey>() {
             Ok(AmazonS3ConfigKey::Bucket) => unknown.push(format!("{key} (the bucket comes from the URL)")),
             Ok(config_key) => builder = builder.with_config(config_key, value),
@@ -195,7 +215,29 @@ pub(crate) fn resolve(url: &StoreUrl, mut given: BackendOptions) -> Result<Resol
         let region = builder.get_config_value(&AmazonS3ConfigKey::Region).unwrap_or_else(|| "us-east-1".into());
         format!("https://s3.{region}.amazonaws.com")
     });
-    Ok(Resolved { builder, bucket: bucket.to_string(), prefix, endpoint, options })
+    // What the environment gave too.
+    let value = |key: AmazonS3ConfigKey| builder.get_config_value(&key).filter(|v| !v.is_empty());
+    secrets.extend(value(AmazonS3ConfigKey::SecretAccessKey));
+    secrets.extend(value(AmazonS3ConfigKey::Token));
+    if store_core::url::secret_of_option("endpoint", &endpoint).is_some() {
+        // S3 signs each request with the access key; user information in the endpoint would only
+        // be sent along (and logged by the HTTP client) as it is.
+        return Err(bad(format!(
+            "the endpoint {} holds user information (user:password@); give credentials as access_key_id and \
+             secret_access_key (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) instead",
+            store_core::url::redact(&endpoint)
+        )));
+    }
+    let given = |key: AmazonS3ConfigKey| value(key).is_some();
+    let credentials_given = given(AmazonS3ConfigKey::AccessKeyId)
+        || given(AmazonS3ConfigKey::SecretAccessKey)
+        || (given(AmazonS3ConfigKey::WebIdentityTokenFile) && given(AmazonS3ConfigKey::RoleArn))
+        || given(AmazonS3ConfigKey::ContainerCredentialsRelativeUri)
+        || given(AmazonS3ConfigKey::ContainerCredentialsFullUri)
+        || value(AmazonS3ConfigKey::SkipSignature).is_some_and(|v| v == "true");
+    let instance_credentials = !credentials_given;
+    let endpoint = store_core::url::redact(&endpoint);
+    Ok(Resolved { builder, bucket: bucket.to_string(), prefix, endpoint, options, secrets, instance_credentials })
 }
 
 /// An HTTP client with the options the S3 client was configured with (allow_http, timeouts,

@@ -1,4 +1,9 @@
 //! object_store's errors as the store's, naming the endpoint and saying what to try.
+//!
+//! No credential reaches a message: the endpoint is redacted, and the client's own text (and the
+//! source chain kept with the error) is scrubbed of every credential the store was given. When
+//! no credentials were given and fetching some from the instance metadata service failed, the
+//! message says so and how to give them, rather than blaming the endpoint.
 
 use store_core::Error;
 
@@ -12,6 +17,34 @@ pub(crate) struct Context<'a> {
     pub(crate) key: Option<&'a str>,
     /// The version a conditional request expected.
     pub(crate) expected: Option<&'a str>,
+    /// The credentials the store was given, scrubbed from messages.
+    pub(crate) secrets: &'a [String],
+    /// No credentials were given: the client asks the instance metadata service.
+    pub(crate) instance_credentials: bool,
+}
+
+/// An error's text, scrubbed of credentials, kept as the source when the original's text held one.
+#[derive(Debug)]
+struct Scrubbed(String);
+
+impl std::fmt::Display for Scrubbed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Scrubbed {}
+
+/// `e`'s text and that of its sources, one after the other.
+fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 impl Context<'_> {
@@ -21,7 +54,20 @@ impl Context<'_> {
 
     fn backend(&self, message: String, source: object_store::Error) -> Error {
         let transient = is_transient(&source);
-        Error::Backend { backend: self.store.to_string(), message, transient, source: Some(Box::new(source)) }
+        let full = chain_text(&source);
+        let scrubbed = store_core::url::scrub(&full, self.secrets);
+        let source: Box<dyn std::error::Error + Send + Sync> =
+            if scrubbed == full { Box::new(source) } else { Box::new(Scrubbed(scrubbed)) };
+        let message = store_core::url::scrub(&message, self.secrets);
+        Error::Backend { backend: self.store.to_string(), message, transient, source: Some(source) }
+    }
+
+    /// True when `text` is a failure to get credentials from the instance metadata service.
+    fn metadata_failed(&self, text: &str) -> bool {
+        self.instance_credentials
+            && ["169.254.169.254", "/latest/api/token", "/latest/meta-data/", "169.254.170.2"]
+                .iter()
+                .any(|needle| text.contains(needle))
     }
 
     /// The store's error for `e`.
@@ -39,6 +85,12 @@ impl Context<'_> {
                 let text = e.to_string();
                 let message = match s3_error(&text) {
                     Some((code, said)) => format!("{} answered {code}: {said}; {}", self.endpoint, hint_for(code)),
+                    None if self.metadata_failed(&text) => format!(
+                        "no S3 credentials were given, and none could be fetched from the instance metadata \
+                         service ({}); {}",
+                        one_line(&text),
+                        NO_CREDENTIALS
+                    ),
                     None if refused => {
                         format!(
                             "{} refused the request: {}; {}",
@@ -60,17 +112,19 @@ impl Context<'_> {
 
     /// The error for an operation that ran out of time.
     pub(crate) fn timed_out(&self, after: std::time::Duration, what: &str) -> Error {
-        Error::Backend {
-            backend: self.store.to_string(),
-            message: format!(
-                "{what} got no answer from {} within {} (retries included); check that the endpoint is up and \
-                 reachable, or raise operation_timeout",
-                self.endpoint,
-                humantime::format_duration(after)
-            ),
-            transient: true,
-            source: None,
+        let mut message = format!(
+            "{what} got no answer from {} within {} (retries included); check that the endpoint is up and \
+             reachable, or raise operation_timeout",
+            self.endpoint,
+            humantime::format_duration(after)
+        );
+        if self.instance_credentials {
+            message.push_str(&format!(
+                "; no S3 credentials were given, so the client also waited for the instance metadata service: \
+                 {NO_CREDENTIALS}"
+            ));
         }
+        Error::Backend { backend: self.store.to_string(), message, transient: true, source: None }
     }
 }
 
@@ -84,6 +138,10 @@ fn s3_error(text: &str) -> Option<(&str, &str)> {
     let code = between("<Code>", "</Code>")?;
     Some((code, between("<Message>", "</Message>").unwrap_or("")))
 }
+
+/// What to do when no credentials were given.
+const NO_CREDENTIALS: &str = "give credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or the access_key_id and \
+     secret_access_key options (skip_signature=true for a public bucket)";
 
 /// What to do about an S3 error code.
 fn hint_for(code: &str) -> &'static str {
@@ -181,7 +239,14 @@ mod tests {
             )),
         };
         assert!(is_transient(&reset));
-        let context = Context { store: "s3://b", endpoint: "http://x", key: Some("k"), expected: None };
+        let context = Context {
+            store: "s3://b",
+            endpoint: "http://x",
+            key: Some("k"),
+            expected: None,
+            secrets: &[],
+            instance_credentials: false,
+        };
         assert!(context.map(status("503 Service Unavailable")).is_transient());
         assert!(!context.map(object_store::Error::NotFound { path: "k".into(), source: "x".into() }).is_transient());
     }

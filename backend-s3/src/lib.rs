@@ -106,11 +106,15 @@ pub struct S3Backend {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 pub(crate) struct Inner {
     /// `s3://bucket/prefix`: never the credentials.
     name: String,
+    /// Where requests go, redacted: for messages.
     endpoint: String,
+    /// The credentials this store was given, scrubbed from any message of the S3 client.
+    secrets: Vec<String>,
+    /// No credentials were given: the client asks the instance metadata service.
+    instance_credentials: bool,
     pub(crate) store: Arc<dyn object_store::ObjectStore>,
     /// The client for multipart parts (see [`S3Options::sign_large_payloads`]).
     bulk: Arc<dyn object_store::ObjectStore>,
@@ -125,6 +129,19 @@ pub(crate) struct Inner {
     delete_support: std::sync::atomic::AtomicU8,
 }
 
+/// Names, endpoint, prefix and options; never the client (whose configuration holds the
+/// endpoint as given) nor the credentials.
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Backend")
+            .field("name", &self.name)
+            .field("endpoint", &self.endpoint)
+            .field("prefix", &self.prefix)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
 impl S3Backend {
     /// Opens the bucket a URL names, configured by the environment and `options`.
     pub fn open(url: &StoreUrl, options: BackendOptions) -> Result<S3Backend> {
@@ -132,7 +149,7 @@ impl S3Backend {
         let build = |builder: object_store::aws::AmazonS3Builder| {
             builder.build().map_err(|e| Error::Config {
                 url: url.original.clone(),
-                message: format!("cannot configure the S3 client: {e}"),
+                message: store_core::url::scrub(&format!("cannot configure the S3 client: {e}"), &resolved.secrets),
             })
         };
         let bulk_builder = if resolved.options.sign_large_payloads {
@@ -153,6 +170,8 @@ impl S3Backend {
             inner: Arc::new(Inner {
                 name,
                 endpoint: resolved.endpoint,
+                secrets: resolved.secrets,
+                instance_credentials: resolved.instance_credentials,
                 store,
                 bulk,
                 prefix: resolved.prefix,
@@ -166,7 +185,7 @@ impl S3Backend {
 
     /// Wraps an `object_store` store (an `AmazonS3`, or a decorator around one), used for every
     /// request. Keys live under `prefix` (`""` or ending with `/`); `name` and `endpoint` appear
-    /// in messages.
+    /// in messages (redacted: see `store_core::url::redact`).
     pub fn from_object_store(
         name: impl Into<String>,
         endpoint: impl Into<String>,
@@ -175,8 +194,10 @@ impl S3Backend {
         options: S3Options,
     ) -> S3Backend {
         let inner = Inner {
-            name: name.into(),
-            endpoint: endpoint.into(),
+            name: store_core::url::redact(&name.into()),
+            endpoint: store_core::url::redact(&endpoint.into()),
+            secrets: Vec::new(),
+            instance_credentials: false,
             bulk: store.clone(),
             store,
             prefix: prefix.into(),
@@ -196,7 +217,14 @@ impl S3Backend {
 
 impl Inner {
     pub(crate) fn context<'a>(&'a self, key: Option<&'a Key>, expected: Option<&'a str>) -> Context<'a> {
-        Context { store: &self.name, endpoint: &self.endpoint, key: key.map(Key::as_str), expected }
+        Context {
+            store: &self.name,
+            endpoint: &self.endpoint,
+            key: key.map(Key::as_str),
+            expected,
+            secrets: &self.secrets,
+            instance_credentials: self.instance_credentials,
+        }
     }
 
     /// The object's name in the bucket: the prefix, then the key, verbatim.

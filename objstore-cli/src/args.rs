@@ -1,19 +1,23 @@
 //! The command line: global flags, commands, their help text and examples (clap).
 
+use std::ffi::OsString;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::{PossibleValue, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use serde_json::Value;
+
+use crate::invocation::Source;
 
 /// The Object Store from a shell: save, read, list and delete objects on local disk or S3;
 /// categories, quotas and expiry (the manager); usage, health and Prometheus metrics (the monitor).
 #[derive(Debug, Parser)]
 #[command(name = "objstore", version, about, long_about = LONG_ABOUT, after_help = AFTER_HELP)]
 pub struct Cli {
-    /// The store: file:///abs/dir, file://rel/dir, s3://bucket/prefix?endpoint=..., memory://
-    /// [env: OBJSTORE_URL] [default: file://./storage]
+    /// The store: file:///abs/dir, file://rel/dir (or a folder's path), s3://bucket/prefix?endpoint=...,
+    /// memory:// [env: OBJSTORE_URL] [default: file://./storage]
     #[arg(long, global = true, value_name = "URL", help_heading = "Global options")]
     pub store: Option<String>,
 
@@ -40,14 +44,37 @@ pub struct Cli {
 }
 
 impl Cli {
-    /// The store's URL: `--store`, else `$OBJSTORE_URL` (when not empty), else `file://./storage`.
-    pub fn store_url(&self) -> String {
-        self.store.clone().or_else(|| non_empty_env("OBJSTORE_URL")).unwrap_or_else(|| objstore::DEFAULT_URL.into())
+    /// The store as given: `--store`, else `$OBJSTORE_URL` (when not empty), else
+    /// `file://./storage`; and where it came from.
+    pub fn store_given(&self) -> (String, Source) {
+        match (&self.store, non_empty_env("OBJSTORE_URL")) {
+            (Some(flag), _) => (flag.clone(), Source::Flag),
+            (None, Some(env)) => (env, Source::Env),
+            (None, None) => (objstore::DEFAULT_URL.into(), Source::Default),
+        }
     }
 
-    /// The settings file: `--settings`, else `$OBJSTORE_SETTINGS` (when not empty).
-    pub fn settings_file(&self) -> Option<PathBuf> {
-        self.settings.clone().or_else(|| non_empty_env("OBJSTORE_SETTINGS").map(PathBuf::from))
+    /// Every credential this run was given: in the store URLs (`--store`, `$OBJSTORE_URL`, `copy`'s
+    /// two) and in the `AWS_*` variables that hold secrets. For scrubbing the log.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut urls = vec![self.store_given().0];
+        if let Command::Copy(copy) = &self.command {
+            urls.extend([copy.src.clone(), copy.dst.clone()]);
+        }
+        let mut secrets: Vec<String> = urls.iter().flat_map(|u| objstore::url::secrets_in(u)).collect();
+        for name in ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"] {
+            secrets.extend(std::env::var(name).ok().filter(|v| !v.is_empty()));
+        }
+        secrets
+    }
+
+    /// The settings file: `--settings`, else `$OBJSTORE_SETTINGS` (when not empty); and where it
+    /// came from.
+    pub fn settings_given(&self) -> Option<(PathBuf, Source)> {
+        match &self.settings {
+            Some(path) => Some((path.clone(), Source::Flag)),
+            None => non_empty_env("OBJSTORE_SETTINGS").map(|p| (PathBuf::from(p), Source::Env)),
+        }
     }
 }
 
@@ -101,7 +128,7 @@ given, else the default settings); read the key back in managed mode (--settings
 Without them, and without managed mode, the bytes are saved as they are.")]
     Put {
         /// The key, e.g. prices/spy.csv.
-        key: String,
+        key: OsString,
         /// The file to save; '-' or nothing reads standard input.
         file: Option<PathBuf>,
         #[command(flatten)]
@@ -111,7 +138,7 @@ Without them, and without managed mode, the bytes are saved as they are.")]
     #[command(after_help = "Examples:\n  objstore get models/m.bin -o m.bin\n  objstore get prices/spy.csv | head -5")]
     Get {
         /// The key.
-        key: String,
+        key: OsString,
         /// Write to this file instead ('-': standard output).
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
@@ -119,19 +146,19 @@ Without them, and without managed mode, the bytes are saved as they are.")]
     /// Print KEY's value as text (fails when it is not UTF-8).
     Cat {
         /// The key.
-        key: String,
+        key: OsString,
     },
     /// Exit 0 when KEY exists, 1 when it does not (nothing printed unless --json).
     #[command(after_help = "Example:\n  objstore exists state/today || objstore put state/today state.json")]
     Exists {
         /// The key.
-        key: String,
+        key: OsString,
     },
     /// Delete keys.
     Rm {
         /// The keys.
         #[arg(required = true)]
-        keys: Vec<String>,
+        keys: Vec<OsString>,
         /// Keys that do not exist are not an error.
         #[arg(short, long)]
         force: bool,
@@ -144,9 +171,9 @@ Without them, and without managed mode, the bytes are saved as they are.")]
   objstore --json ls | jq -r .key")]
     Ls {
         /// Only keys starting with this.
-        prefix: Option<String>,
+        prefix: Option<OsString>,
         /// Only managed objects of this category (uses the manager).
-        #[arg(long, value_name = "CATEGORY")]
+        #[arg(long, value_name = "CATEGORY", value_parser = CategoryName, hide_possible_values = true)]
         category: Option<String>,
         /// Show size and modification time (managed: also category and expiry).
         #[arg(short, long)]
@@ -162,10 +189,10 @@ On local disk the path is the object itself: writing the file changes the object
 downloaded copy in the staging folder, which stays after the command: upload changes with `put`.")]
     Path {
         /// The key.
-        key: String,
+        key: OsString,
         /// Where copies of objects that are not local files (S3) are put [default: the user's
-        /// cache folder, ~/.cache/objstore/staging/STORE].
-        #[arg(long, env = "OBJSTORE_STAGING_DIR", value_name = "DIR")]
+        /// cache folder, ~/.cache/objstore/staging/STORE; without HOME, $TMPDIR/objstore-UID/staging/STORE].
+        #[arg(long, env = "OBJSTORE_STAGING_DIR", hide_env_values = true, value_name = "DIR")]
         staging_dir: Option<PathBuf>,
     },
     /// Print how many bytes and objects the store holds (every object, managed or not).
@@ -176,7 +203,7 @@ downloaded copy in the staging folder, which stays after the command: upload cha
     )]
     Meta {
         /// The key (as saved through the manager, without its category).
-        key: String,
+        key: OsString,
     },
     /// Usage by category, growth and days until full.
     #[command(after_help = "Uses the manager and monitor (the default settings without --settings).")]
@@ -240,11 +267,11 @@ Uses the manager (the default settings without --settings).")]
 pub struct SaveFlags {
     /// The category (trading_state, options_greeks, llm_cache, backtest_results, ml_models,
     /// monitoring_data, research_data, or a custom lowercase name); default research_data.
-    #[arg(long, value_name = "CATEGORY")]
+    #[arg(long, value_name = "CATEGORY", value_parser = CategoryName, hide_possible_values = true)]
     pub category: Option<String>,
-    /// Expire the object after N days (0: at once); cleanup removes it.
-    #[arg(long, value_name = "N")]
-    pub expire_days: Option<u32>,
+    /// Expire the object after N days (0: at once, at most 36500); cleanup removes it.
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub expire_days: Option<String>,
     /// Metadata NAME=VALUE (repeatable); VALUE is JSON when it parses (1.8, true, "x"), else text.
     #[arg(long = "meta", value_name = "NAME=VALUE", value_parser = parse_meta)]
     pub meta: Vec<(String, Value)>,
@@ -259,6 +286,39 @@ impl SaveFlags {
         self.category.is_some() || self.expire_days.is_some() || !self.meta.is_empty() || self.compress
     }
 }
+
+/// A category's name: any text (a custom category is checked when it is used, with the project's
+/// message and exit code), completed from the built-in categories.
+#[derive(Debug, Clone, Copy)]
+struct CategoryName;
+
+impl TypedValueParser for CategoryName {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(BUILTIN_CATEGORIES.into_iter().map(PossibleValue::new)))
+    }
+}
+
+/// The built-in categories' names, for completion (a test checks them against the manager's).
+const BUILTIN_CATEGORIES: [&str; 7] = [
+    "trading_state",
+    "options_greeks",
+    "llm_cache",
+    "backtest_results",
+    "ml_models",
+    "monitoring_data",
+    "research_data",
+];
 
 fn parse_meta(s: &str) -> Result<(String, Value), String> {
     let (name, value) = s.split_once('=').ok_or_else(|| format!("expected NAME=VALUE, got '{s}'"))?;
@@ -293,6 +353,12 @@ mod tests {
     fn the_command_line_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn completion_offers_the_built_in_categories() {
+        let names: Vec<&str> = objstore::manager::Category::BUILTIN.iter().map(|c| c.name()).collect();
+        assert_eq!(names, BUILTIN_CATEGORIES);
     }
 
     #[test]

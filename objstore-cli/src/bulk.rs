@@ -16,10 +16,15 @@
 //!  "elapsed_seconds": FLOAT, "objects_per_second": FLOAT, "bytes_per_second": FLOAT}
 //! ```
 //!
-//! Store URLs are shown without their query (which may hold credentials).
+//! `--prefix P` means one thing in all three: the folder `P/` of the store (`P` and `P/` alike).
+//! `import DIR --prefix P` puts `DIR/a.csv` at `P/a.csv`; `export DIR --prefix P` writes the keys
+//! under `P/` into DIR relative to it (`P/a.csv` to `DIR/a.csv`), so the two are each other's
+//! reverse; `copy SRC DST --prefix P` copies the keys under `P/`, keeping them whole.
+//!
+//! Store URLs are shown redacted (`objstore::url::redact`): no credential in the summary.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,15 +33,17 @@ use clap::builder::TypedValueParser as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use objstore::error::human_bytes;
 use objstore::transfer::{self, Compare, Direction, Progress, RejectionKind, TransferOptions, TransferSummary};
-use objstore::{CacheOptions, Error, ObjectStore, Result};
+use objstore::{ObjectStore, Result};
 
+use crate::exit::{CliResult, Failure};
 use crate::output::thousands;
+use crate::store_url::Location;
 
 /// Options every bulk copy takes.
 #[derive(Debug, Args)]
 pub struct TransferFlags {
     /// Copies in flight at once.
-    #[arg(short, long, value_name = "N", default_value_t = transfer::DEFAULT_PARALLELISM,
+    #[arg(short, long, value_name = "N", default_value_t = transfer::DEFAULT_PARALLELISM, allow_negative_numbers = true,
           value_parser = clap::value_parser!(u16).range(1..=1024).map(usize::from))]
     pub jobs: usize,
     /// Compare contents (not sizes and times) to find what is already up to date.
@@ -49,22 +56,29 @@ pub struct TransferFlags {
 
 /// `objstore import DIR [--prefix P]`.
 #[derive(Debug, Args)]
+#[command(after_help = "Example:\n  objstore import ./prices --prefix data     ./prices/spy.csv becomes data/spy.csv")]
 pub struct ImportArgs {
     /// The folder to import (every file under it, recursively).
     pub dir: PathBuf,
-    /// Put the keys under this prefix (e.g. `data/`).
-    #[arg(long, default_value = "")]
+    /// The folder of the store to put the keys in (`--prefix data`: DIR/a.csv becomes data/a.csv).
+    #[arg(long, default_value = "", value_name = "P")]
     pub prefix: String,
     #[command(flatten)]
     pub flags: TransferFlags,
 }
 
-/// `objstore export [PREFIX] DIR`.
+/// `objstore export DIR [--prefix P]`.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  objstore export ./backup                   every object, as files under ./backup
+  objstore export ./prices --prefix data     data/spy.csv becomes ./prices/spy.csv (the reverse of import)")]
 pub struct ExportArgs {
-    /// Only keys starting with this (all when omitted).
-    #[arg(num_args = 1..=2, value_names = ["PREFIX", "DIR"], required = true)]
-    pub args: Vec<String>,
+    /// The folder to export into (created when missing).
+    pub dir: PathBuf,
+    /// Only the keys under this folder of the store, written relative to it (`--prefix data`:
+    /// data/a.csv becomes DIR/a.csv).
+    #[arg(long, default_value = "", value_name = "P")]
+    pub prefix: String,
     #[command(flatten)]
     pub flags: TransferFlags,
 }
@@ -74,51 +88,72 @@ pub struct ExportArgs {
 pub struct CopyArgs {
     /// The store to copy from.
     pub src: String,
-    /// The store to copy to.
+    /// The store to copy to (not the source, nor a folder inside it or around it).
     pub dst: String,
-    /// Only keys starting with this.
-    #[arg(long, default_value = "")]
+    /// Only the keys under this folder of the store (kept whole: data/a.csv stays data/a.csv).
+    #[arg(long, default_value = "", value_name = "P")]
     pub prefix: String,
     #[command(flatten)]
     pub flags: TransferFlags,
 }
 
+/// `--prefix` as a folder of the store: `""`, or ending with `/`.
+fn folder(prefix: &str) -> String {
+    if prefix.is_empty() || prefix.ends_with('/') { prefix.to_string() } else { format!("{prefix}/") }
+}
+
 /// Runs `import` into `store`.
 pub async fn import(store: &ObjectStore, args: ImportArgs, json: bool, quiet: bool) -> Result<()> {
+    let prefix = folder(&args.prefix);
     let report = Report::new(json, quiet);
-    let options = report.options(&args.flags, &args.prefix);
+    let options = report.options(&args.flags, &prefix);
     let outcome = transfer::import_dir(store, &args.dir, &options).await;
-    report.finish(outcome, &args.dir.display().to_string(), store.url(), &args.prefix)
+    report.finish(outcome, &args.dir.display().to_string(), store.url(), &prefix)
 }
 
 /// Runs `export` from `store`.
 pub async fn export(store: &ObjectStore, args: ExportArgs, json: bool, quiet: bool) -> Result<()> {
-    let (prefix, dir) = match &args.args[..] {
-        [dir] => ("", dir.as_str()),
-        [prefix, dir] => (prefix.as_str(), dir.as_str()),
-        _ => unreachable!("clap takes one or two values"),
-    };
+    let prefix = folder(&args.prefix);
     let report = Report::new(json, quiet);
-    let options = report.options(&args.flags, prefix);
-    let outcome = transfer::export_to_dir(store, Path::new(dir), &options).await;
-    report.finish(outcome, store.url(), dir, prefix)
+    let options = report.options(&args.flags, &prefix);
+    let outcome = transfer::export_to_dir(store, &args.dir, &options).await;
+    report.finish(outcome, store.url(), &args.dir.display().to_string(), &prefix)
 }
 
-/// Runs `copy` (opens both stores itself).
-pub async fn copy(args: CopyArgs, json: bool, quiet: bool) -> Result<()> {
-    if args.src.trim_end_matches('/') == args.dst.trim_end_matches('/') {
-        return Err(Error::Config {
-            url: args.dst,
-            message: "the source and the destination are the same store; copy to another one".into(),
-        });
+/// Refuses a copy whose destination is its source, or a folder inside it or around it (given as
+/// other text: `./`, a symbolic link, a relative path, a trailing `/`): exit 2.
+pub fn refuse_overlap(src: &str, dst: &str) -> CliResult<()> {
+    let (from, to) = (Location::of(src), Location::of(dst));
+    let Some(how) = to.overlap(&from) else { return Ok(()) };
+    let message = match how {
+        "the same store" => "the source and the destination are the same store; copy to another one".to_string(),
+        "inside the source" => {
+            "the destination is inside the source: the copy would copy itself; copy to a folder outside it".to_string()
+        }
+        other => format!("{other}: a copy would mix the two; copy to a folder outside the source"),
+    };
+    Err(Failure::usage(message).hint(format!(
+        "the source leads to {}, the destination to {}",
+        shown(&from, src),
+        shown(&to, dst)
+    )))
+}
+
+/// Where a location is, for the hint.
+fn shown(location: &Location, url: &str) -> String {
+    match location {
+        Location::Folder(path) => path.display().to_string(),
+        _ => objstore::url::redact(url),
     }
-    // Every value is read once and written once: a cache would only cost memory.
-    let src = ObjectStore::builder(args.src.as_str()).cache(CacheOptions::DISABLED).build().await?;
-    let dst = ObjectStore::builder(args.dst.as_str()).cache(CacheOptions::DISABLED).build().await?;
+}
+
+/// Runs `copy` between two opened stores.
+pub async fn copy(src: &ObjectStore, dst: &ObjectStore, args: CopyArgs, json: bool, quiet: bool) -> Result<()> {
+    let prefix = folder(&args.prefix);
     let report = Report::new(json, quiet);
-    let options = report.options(&args.flags, &args.prefix);
-    let outcome = transfer::copy_store(&src, &dst, &options).await;
-    report.finish(outcome, src.url(), dst.url(), &args.prefix)
+    let options = report.options(&args.flags, &prefix);
+    let outcome = transfer::copy_store(src, dst, &options).await;
+    report.finish(outcome, src.url(), dst.url(), &prefix)
 }
 
 /// The bar while it runs, and the summary after.
@@ -252,8 +287,8 @@ fn json_summary(s: &TransferSummary, source: &str, destination: &str, prefix: &s
         .collect();
     serde_json::json!({
         "operation": operation,
-        "source": without_query(source),
-        "destination": without_query(destination),
+        "source": objstore::url::redact(source),
+        "destination": objstore::url::redact(destination),
         "prefix": prefix,
         "dry_run": s.dry_run,
         "objects_copied": s.objects_copied,
@@ -266,20 +301,4 @@ fn json_summary(s: &TransferSummary, source: &str, destination: &str, prefix: &s
         "objects_per_second": s.objects_per_second(),
         "bytes_per_second": s.bytes_per_second(),
     })
-}
-
-/// A store URL without its query, which may hold credentials.
-fn without_query(url: &str) -> &str {
-    if url.contains("://") { url.split_once('?').map_or(url, |(base, _)| base) } else { url }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials_are_not_shown() {
-        assert_eq!(without_query("s3://b/p?secret_access_key=x"), "s3://b/p");
-        assert_eq!(without_query("/tmp/dir?weird"), "/tmp/dir?weird");
-    }
 }

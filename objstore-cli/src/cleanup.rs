@@ -54,16 +54,16 @@ pub async fn cleanup(ctx: &Ctx, dry_run: bool) -> CliResult<()> {
     } else {
         format!(
             "removed {} ({} archived first) and {} past their retention; freed {}\n",
-            output::count(report.expired, "expired object", None),
+            output::count(report.expired as u64, "expired object", None),
             report.archived,
-            output::count(report.purged, "archived copy", Some("archived copies")),
+            output::count(report.purged as u64, "archived copy", Some("archived copies")),
             output::size(report.freed_bytes)
         )
     };
     if report.superseded > 0 {
         text.push_str(&format!(
             "removed {} (older than the key's copy in another category: a move a crash interrupted)\n",
-            output::count(report.superseded, "superseded copy", Some("superseded copies"))
+            output::count(report.superseded as u64, "superseded copy", Some("superseded copies"))
         ));
     }
     for why in &report.skipped {
@@ -146,10 +146,10 @@ async fn dry(ctx: &Ctx) -> CliResult<()> {
     let mut text = table.render();
     text.push_str(&format!(
         "dry run: would remove {}{}, {} and {} ({}); nothing was changed\n",
-        output::count(expired, "expired object", None),
+        output::count(expired as u64, "expired object", None),
         if archive && expired > 0 { " (archiving them first)" } else { "" },
-        output::count(purged, "archived copy", Some("archived copies")),
-        output::count(superseded, "superseded copy", Some("superseded copies")),
+        output::count(purged as u64, "archived copy", Some("archived copies")),
+        output::count(superseded as u64, "superseded copy", Some("superseded copies")),
         output::size(removed_bytes)
     ));
     output::text(&text)

@@ -1,6 +1,13 @@
 //! Dispatch: reads the settings, opens the store, builds the manager, and hands each command to
 //! its module (plain, managed, monitor_cmd, bulk).
+//!
+//! Invariants: only commands that save (`put`, `import`, `path`, and `copy`'s destination)
+//! create a store folder; every other command opens a local store with `create=false`, so a
+//! mistyped path is an error (exit 9), never a new empty store that reads as healthy. A command
+//! that saves to `memory://` says (unless `--quiet`) that the store ends with the command; `path`
+//! on `memory://` is refused, having nothing to point at once the command ends.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use objstore::ObjectStore;
@@ -9,7 +16,8 @@ use tokio::io::AsyncReadExt;
 
 use crate::args::{Cli, Command};
 use crate::exit::{CliResult, Failure};
-use crate::{managed, monitor_cmd, output, plain};
+use crate::invocation::{self, Invocation};
+use crate::{managed, monitor_cmd, output, plain, store_url};
 
 /// What every command works with.
 pub struct Ctx {
@@ -21,87 +29,116 @@ pub struct Ctx {
     pub json: bool,
     /// `--quiet`.
     pub quiet: bool,
-    /// `--settings`, to repeat it in the commands suggested to the user.
-    pub settings_path: Option<PathBuf>,
-}
-
-impl Ctx {
-    /// The command line that runs `rest` the way this command ran: with the same settings file,
-    /// or in managed mode (`--managed`) for key commands when there is none.
-    pub fn command(&self, key_command: bool, rest: &str) -> String {
-        match &self.settings_path {
-            Some(path) => {
-                format!("objstore --settings {} {rest}", crate::output::shell_word(&path.display().to_string()))
-            }
-            None if key_command => format!("objstore --managed {rest}"),
-            None => format!("objstore {rest}"),
-        }
-    }
 }
 
 /// Runs the command; returns the exit code for outcomes that are not errors (`exists`, `health`).
 pub async fn run(cli: Cli) -> CliResult<u8> {
     let (json, quiet) = (cli.json, cli.quiet);
-    match cli.command {
-        Command::Completions { shell } => {
-            let mut command = <Cli as clap::CommandFactory>::command();
-            let mut buf = Vec::new();
-            clap_complete::generate(shell, &mut command, "objstore", &mut buf);
-            return output::text(&String::from_utf8_lossy(&buf)).map(|()| 0);
-        }
-        Command::Copy(args) => {
-            crate::bulk::copy(args, json, quiet).await?;
-            return Ok(0);
-        }
-        _ => {}
+    if let Command::Completions { shell } = cli.command {
+        let mut command = <Cli as clap::CommandFactory>::command();
+        let mut buf = Vec::new();
+        clap_complete::generate(shell, &mut command, "objstore", &mut buf);
+        return output::text(&String::from_utf8_lossy(&buf)).map(|()| 0);
     }
-    let store_url = cli.store_url();
-    let settings_path = cli.settings_file();
-    let settings = match &settings_path {
-        Some(path) => {
+    let (given_url, store_source) = cli.store_given();
+    let settings_given = cli.settings_given();
+    invocation::set(Invocation {
+        store: given_url.clone(),
+        store_source,
+        settings: settings_given.clone(),
+        managed: cli.managed || settings_given.is_some(),
+    });
+    if let Command::Copy(args) = cli.command {
+        return copy(args, json, quiet).await.map(|()| 0);
+    }
+    let store_url = store_url::normalise(&given_url);
+    let settings = match &settings_given {
+        Some((path, _)) => {
             tracing::debug!("reading settings from {}", path.display());
             Some(Settings::from_file(path).map_err(objstore::manager::Error::from)?)
         }
         None => None,
     };
     let managed = cli.managed || settings.is_some();
-    // Without the query, which may hold credentials.
-    let shown = store_url.split('?').next().unwrap_or_default();
-    tracing::debug!("opening store {shown} ({} mode)", if managed { "managed" } else { "plain" });
+    let scheme = store_url::scheme(&store_url);
+    let memory = scheme.as_deref() == Some("memory");
+    let creates = matches!(cli.command, Command::Put { .. } | Command::Import(_) | Command::Path { .. });
+    if memory && matches!(cli.command, Command::Path { .. }) {
+        return Err(Failure::usage(
+            "`path` on memory:// has nothing to point at: the store lives only as long as the command",
+        )
+        .hint("use a store that lasts: --store file:///path/to/folder or s3://bucket/prefix"));
+    }
+    tracing::debug!(
+        "opening store {} ({} mode)",
+        objstore::url::redact(&store_url),
+        if managed { "managed" } else { "plain" }
+    );
     let mut builder = ObjectStore::builder(store_url.as_str());
-    if let Command::Path { staging_dir, .. } = &cli.command {
+    if !creates && scheme.as_deref() == Some("file") {
+        builder = builder.option("create", "false");
+    }
+    if let Command::Path { staging_dir, .. } = &cli.command
+        && scheme.as_deref() != Some("file")
+    {
         // The library's default staging folder goes away with the process; `path` must print a
         // path that stays.
-        builder = builder.staging_dir(staging_dir.clone().unwrap_or_else(|| default_staging(&store_url)));
+        builder = builder.staging_dir(crate::staging::prepare(staging_dir.clone(), &store_url)?);
+    }
+    // `put KEY FILE` of a staged copy (`objstore put k "$(objstore path k)"`): the store records
+    // the upload beside the copy.
+    let mut staged_put = false;
+    if let Command::Put { key, file: Some(file), save } = &cli.command
+        && !managed
+        && !save.any()
+        && !matches!(scheme.as_deref(), Some("file" | "memory"))
+        && let Some(dir) = key.to_str().and_then(|key| crate::staging::holding(&store_url, key, file))
+    {
+        builder = builder.staging_dir(dir);
+        staged_put = true;
     }
     let store = builder.build().await?;
+    if memory && creates {
+        memory_note(quiet);
+    }
     let manager = Manager::new(store.clone(), settings.unwrap_or_default());
-    let ctx = Ctx { store, manager, json, quiet, settings_path };
+    let ctx = Ctx { store, manager, json, quiet };
     match cli.command {
+        Command::Put { key, .. } if staged_put => plain::put_staged(&ctx, &plain_key(key)?).await?,
         Command::Put { key, file, save } => {
             let bytes = read_input(file, quiet).await?;
             if managed || save.any() {
-                managed::put(&ctx, &key, bytes, save).await?;
+                managed::put(&ctx, &utf8_key(key)?, bytes, save).await?;
             } else {
-                plain::put(&ctx, &key, bytes).await?;
+                plain::put(&ctx, &plain_key(key)?, bytes).await?;
             }
         }
-        Command::Get { key, output } if managed => managed::get(&ctx, &key, output).await?,
-        Command::Get { key, output } => plain::get(&ctx, &key, output).await?,
-        Command::Cat { key } if managed => managed::cat(&ctx, &key).await?,
-        Command::Cat { key } => plain::cat(&ctx, &key).await?,
-        Command::Exists { key } if managed => return managed::exists(&ctx, &key).await,
-        Command::Exists { key } => return plain::exists(&ctx, &key).await,
-        Command::Rm { keys, force } if managed => managed::rm(&ctx, &keys, force).await?,
-        Command::Rm { keys, force } => plain::rm(&ctx, &keys, force).await?,
-        Command::Ls { prefix, category, long } if managed || category.is_some() => {
-            managed::ls(&ctx, prefix.as_deref().unwrap_or(""), category.as_deref(), long).await?
+        Command::Get { key, output } if managed => managed::get(&ctx, &utf8_key(key)?, output).await?,
+        Command::Get { key, output } => plain::get(&ctx, &plain_key(key)?, output).await?,
+        Command::Cat { key } if managed => managed::cat(&ctx, &utf8_key(key)?).await?,
+        Command::Cat { key } => plain::cat(&ctx, &plain_key(key)?).await?,
+        Command::Exists { key } if managed => return managed::exists(&ctx, &utf8_key(key)?).await,
+        Command::Exists { key } => return plain::exists(&ctx, &plain_key(key)?).await,
+        Command::Rm { keys, force } if managed => {
+            let keys = keys.into_iter().map(utf8_key).collect::<CliResult<Vec<_>>>()?;
+            managed::rm(&ctx, &keys, force).await?
         }
-        Command::Ls { prefix, long, .. } => plain::ls(&ctx, prefix.as_deref().unwrap_or(""), long).await?,
-        Command::Path { key, .. } if managed => managed::path(&ctx, &key).await?,
-        Command::Path { key, .. } => plain::path(&ctx, &key).await?,
+        Command::Rm { keys, force } => {
+            let keys = keys.into_iter().map(plain_key).collect::<CliResult<Vec<_>>>()?;
+            plain::rm(&ctx, &keys, force).await?
+        }
+        Command::Ls { prefix, category, long } if managed || category.is_some() => {
+            let prefix = prefix.map(utf8_key).transpose()?.unwrap_or_default();
+            managed::ls(&ctx, &prefix, category.as_deref(), long).await?
+        }
+        Command::Ls { prefix, long, .. } => {
+            let prefix = prefix.map(utf8_key).transpose()?.unwrap_or_default();
+            plain::ls(&ctx, &prefix, long).await?
+        }
+        Command::Path { key, .. } if managed => managed::path(&ctx, &utf8_key(key)?).await?,
+        Command::Path { key, .. } => plain::path(&ctx, &plain_key(key)?).await?,
         Command::Usage => plain::usage(&ctx).await?,
-        Command::Meta { key } => managed::meta(&ctx, &key).await?,
+        Command::Meta { key } => managed::meta(&ctx, &utf8_key(key)?).await?,
         Command::Cleanup { dry_run } => crate::cleanup::cleanup(&ctx, dry_run).await?,
         Command::Stats => monitor_cmd::stats(&ctx).await?,
         Command::Report => monitor_cmd::report(&ctx).await?,
@@ -115,18 +152,47 @@ pub async fn run(cli: Cli) -> CliResult<u8> {
     Ok(0)
 }
 
-/// `~/.cache/objstore/staging/STORE` (`$XDG_CACHE_HOME` first), STORE being the URL without its
-/// query (no credentials in paths) made into one folder name.
-fn default_staging(url: &str) -> PathBuf {
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    let base = url.split(['?', '#']).next().unwrap_or(url);
-    let name: String =
-        base.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
-    cache.join("objstore").join("staging").join(name.trim_matches('_'))
+/// `copy SRC DST`: refuses overlapping stores, opens the source without creating it.
+async fn copy(args: crate::bulk::CopyArgs, json: bool, quiet: bool) -> CliResult<()> {
+    let (src_url, dst_url) = (store_url::normalise(&args.src), store_url::normalise(&args.dst));
+    crate::bulk::refuse_overlap(&src_url, &dst_url)?;
+    // Every value is read once and written once: a cache would only cost memory.
+    let mut src = ObjectStore::builder(src_url.as_str()).cache(objstore::CacheOptions::DISABLED);
+    if store_url::scheme(&src_url).as_deref() == Some("file") {
+        src = src.option("create", "false");
+    }
+    let src = src.build().await?;
+    let dst = ObjectStore::builder(dst_url.as_str()).cache(objstore::CacheOptions::DISABLED).build().await?;
+    if store_url::scheme(&dst_url).as_deref() == Some("memory") {
+        memory_note(quiet);
+    }
+    Ok(crate::bulk::copy(&src, &dst, args, json, quiet).await?)
+}
+
+/// The note for commands that save to `memory://`.
+fn memory_note(quiet: bool) {
+    output::note(
+        quiet,
+        "memory:// keeps the store only as long as the command runs: what it saves is gone when it ends \
+         (use file:// or s3:// to keep it)",
+    );
+}
+
+/// A key argument as text: a key that is not UTF-8 is an invalid key (exit 4), as the library
+/// would say of any other bad key.
+fn utf8_key(key: OsString) -> CliResult<String> {
+    key.into_string().map_err(|raw| {
+        Failure::from(objstore::Error::InvalidKey {
+            key: raw.to_string_lossy().into_owned(),
+            reason: "it is not valid UTF-8 (keys are UTF-8 text)".into(),
+        })
+    })
+}
+
+/// A plain key argument, as the store keeps it (`/abs2` is `abs2`, `a//b` is `a/b`).
+fn plain_key(key: OsString) -> CliResult<String> {
+    let text = utf8_key(key)?;
+    Ok(objstore::Key::parse(&text)?.as_str().to_string())
 }
 
 /// The value to save: the file's bytes, or standard input (`-` or no file).

@@ -1,11 +1,17 @@
 //! Exit codes and the one-line error (with a hint) for every kind of failure; docs/CLI.md and
 //! `objstore --help` list the same codes.
+//!
+//! Every command a hint names is written by `invocation::command`, so that it acts on the same
+//! store with the same settings when pasted; errors show store URLs redacted (the library's
+//! errors already do).
 
 use std::io::ErrorKind;
 
 use objstore::Error;
 use objstore::manager::{self, Quota};
 use objstore::monitor;
+
+use crate::invocation::{Mode, command};
 
 /// `exists`: the key is absent (not an error).
 pub const ABSENT: u8 = 1;
@@ -66,7 +72,7 @@ impl Failure {
     /// "no object with key ..." (exit 3).
     pub fn not_found(key: &str) -> Failure {
         Failure::new(NOT_FOUND, format!("no object with key '{key}'"))
-            .hint("list what exists with `objstore ls`".to_string())
+            .hint(format!("list what exists with `{}`", command(Mode::Same, "ls")))
     }
 
     /// Standard output was closed by its reader: end quietly with success.
@@ -113,11 +119,18 @@ impl From<Error> for Failure {
             ),
             Error::Serialization { .. } => Failure::new(INVALID, text),
             Error::LimitExceeded { .. } => Failure::new(LIMIT, before_advice(&text))
-                .hint("delete objects (`objstore rm`) or raise the store's limits"),
+                .hint(format!("delete objects (`{}`) or raise the store's limits", command(Mode::Same, "rm KEY"))),
             Error::PermissionDenied { .. } => Failure::new(PERMISSION, text),
             Error::AlreadyExists { .. } | Error::Precondition { .. } | Error::Conflict { .. } => {
                 Failure::new(CONFLICT, text)
             }
+            Error::Config { message, .. } if message.starts_with("the store folder ") => Failure::new(CONFIG, message)
+                .hint(format!(
+                    "check the path; commands that save create the store folder (`{}`)",
+                    command(Mode::Same, "put KEY FILE")
+                )),
+            Error::Config { message, .. } if message.contains(" is not a folder") => Failure::new(CONFIG, message)
+                .hint("a store on local disk is a folder: pass --store with a folder's path or file:///path/to/folder"),
             Error::Config { .. } => Failure::new(CONFIG, text)
                 .hint("pass --store file:///path/to/folder or s3://bucket/prefix?endpoint=..., or set OBJSTORE_URL"),
             Error::Io { source, .. }
@@ -125,11 +138,22 @@ impl From<Error> for Failure {
             {
                 Failure::new(PERMISSION, text).hint("check the folder's owner and permissions, or pick another --store")
             }
+            Error::Backend { message, .. } if message.contains("no S3 credentials were given") => {
+                Failure::new(PERMISSION, before_hint(&text)).hint(
+                    "give S3 credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or access_key_id=...&\
+                     secret_access_key=... in the URL (skip_signature=true for a public bucket)",
+                )
+            }
             Error::Backend { message, .. } if s3_refused(message) => Failure::new(PERMISSION, text),
             Error::Backend { .. } => Failure::new(IO, text),
             _ => Failure::new(IO, text),
         }
     }
+}
+
+/// The message up to "; give credentials" (the CLI's hint says it).
+fn before_hint(message: &str) -> &str {
+    message.split_once("; give credentials").map_or(message, |(what, _)| what)
 }
 
 /// True when an S3 error says the request was refused for its credentials or rights.
@@ -154,33 +178,53 @@ impl From<manager::Error> for Failure {
             M::Store(e) => Failure::from(e),
             M::Settings(_) => Failure::new(CONFIG, text)
                 .hint("fix the settings file (docs/CLI.md lists its fields), or run without --settings"),
+            M::InvalidExpiry { days, max_days, .. } => Failure::new(
+                INVALID,
+                format!("--expire-days {days} is longer than the longest expiry, {max_days} days (100 years)"),
+            )
+            .hint(format!(
+                "pass --expire-days {max_days} or less, or leave it out to keep the object until it is deleted"
+            )),
             M::InvalidCategory(_) => Failure::new(INVALID, before_advice(&text)).hint(
                 "the built-in categories are trading_state, options_greeks, llm_cache, backtest_results, \
                  ml_models, monitoring_data, research_data; custom ones are lowercase names such as fx_rates",
             ),
             M::Disabled => Failure::new(CONFIG, "the Object Store is disabled in the settings (\"enabled\": false)")
                 .hint("set \"enabled\": true in the settings file, or run without --settings"),
-            M::ObjectTooLarge { .. } => Failure::new(LIMIT, before_advice(&text))
-                .hint("compress it (`objstore put --compress`), split it into chunks, or raise max_file_size_mb in the settings"),
+            M::ObjectTooLarge { .. } => Failure::new(LIMIT, before_advice(&text)).hint(format!(
+                "compress it (`{}`), split it into chunks, or raise max_file_size_mb in the settings",
+                command(Mode::Manager, "put --compress KEY FILE")
+            )),
             M::QuotaExceeded { ref quota, .. } => {
+                let cleanup = command(Mode::Manager, "cleanup");
                 let hint = match quota {
                     Quota::Category(c) => format!(
-                        "free room: `objstore cleanup` removes expired objects, `objstore ls --category {c} --long` \
-                         shows what is there, `objstore rm KEY` deletes; or raise storage_allocation.{c} in the settings"
+                        "free room: `{cleanup}` removes expired objects, `{}` shows what is there, `{}` deletes; \
+                         or raise storage_allocation.{c} in the settings",
+                        command(Mode::Manager, &format!("ls --category {c} --long")),
+                        command(Mode::Managed, "rm KEY"),
                     ),
-                    _ => "free room: `objstore cleanup` removes expired objects, `objstore suggest` names what to \
-                          delete; or raise the limits (tier, max_storage_gb, max_files) in the settings"
-                        .to_string(),
+                    _ => format!(
+                        "free room: `{cleanup}` removes expired objects, `{}` names what to delete; or raise the \
+                         limits (tier, max_storage_gb, max_files) in the settings",
+                        command(Mode::Manager, "suggest")
+                    ),
                 };
                 Failure::new(LIMIT, before_advice(&text)).hint(hint)
             }
-            M::SavesRefused { .. } => Failure::new(LIMIT, before_advice(&text))
-                .hint("free space first: `objstore cleanup`, `objstore suggest`; reads and deletes keep working"),
-            M::Corrupt { ref key, .. } => Failure::new(DATA, before_advice(&text)).hint(format!(
-                "delete it (in plain mode: `objstore rm {key}`) and save it again, or restore it from a backup"
+            M::SavesRefused { .. } => Failure::new(LIMIT, before_advice(&text)).hint(format!(
+                "free space first: `{}`, `{}`; reads and deletes keep working",
+                command(Mode::Manager, "cleanup"),
+                command(Mode::Manager, "suggest")
             )),
-            M::NotManaged { ref key } => Failure::new(DATA, before_advice(&text))
-                .hint(format!("read it in plain mode (without --settings or --managed): `objstore get {key}`")),
+            M::Corrupt { ref key, .. } => Failure::new(DATA, before_advice(&text)).hint(format!(
+                "delete it (in plain mode: `{}`) and save it again, or restore it from a backup",
+                command(Mode::Plain, &format!("rm {}", crate::output::shell_word(key)))
+            )),
+            M::NotManaged { ref key } => Failure::new(DATA, before_advice(&text)).hint(format!(
+                "read it in plain mode: `{}`",
+                command(Mode::Plain, &format!("get {}", crate::output::shell_word(key)))
+            )),
             M::Serialization { .. } => Failure::new(INVALID, text),
             _ => Failure::new(IO, text),
         }

@@ -22,17 +22,26 @@
 //!
 //! The store is `--store`, else `$OBJSTORE_URL`, else `file://./storage` (LEAN's folder).
 //! Modules: `args` (clap), `commands` (dispatch), `plain` and `managed` (key commands in each
-//! mode), `cleanup`, `monitor_cmd`, `output` (tables, sizes, JSON, stdout), `exit` (codes, hints).
+//! mode), `cleanup`, `monitor_cmd`, `bulk` (import, export, copy), `output` (tables, sizes, JSON,
+//! stdout), `exit` (codes, hints), `invocation` (the store and settings given, and the command
+//! lines printed for the user), `store_url` (paths as folders, where a URL leads), `staging`
+//! (the private staging folder of `path`).
+//!
+//! No credential is printed: store URLs are shown through `objstore::url::redact`, in errors,
+//! hints, `--json` output and the `RUST_LOG` log.
 
 mod args;
 mod bulk;
 mod cleanup;
 mod commands;
 mod exit;
+mod invocation;
 mod managed;
 mod monitor_cmd;
 mod output;
 mod plain;
+mod staging;
+mod store_url;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -41,7 +50,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = args::Cli::parse();
-    init_tracing();
+    init_tracing(args.secrets());
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -64,20 +73,60 @@ pub fn report(failure: &exit::Failure) {
         return;
     }
     // A closed standard error is no reason to panic.
+    // Control characters (from a file name, a key) are escaped: they must not drive the terminal.
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "objstore: error: {}", failure.message);
+    let _ = writeln!(err, "objstore: error: {}", output::escaped(&failure.message));
     if let Some(hint) = &failure.hint {
-        let _ = writeln!(err, "hint: {hint}");
+        let _ = writeln!(err, "hint: {}", output::escaped(hint));
     }
 }
 
 /// Tracing on standard error when `RUST_LOG` is set (e.g. `RUST_LOG=debug`, `RUST_LOG=objstore=trace`).
-fn init_tracing() {
+/// Every line is scrubbed of `secrets` (the credentials this run was given): the libraries below
+/// log what they are handed (an HTTP client logs the URLs it connects to).
+fn init_tracing(secrets: Vec<String>) {
     let Some(filter) = std::env::var_os("RUST_LOG").filter(|v| !v.is_empty()) else { return };
     let filter = tracing_subscriber::EnvFilter::builder().parse_lossy(filter.to_string_lossy());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(Scrubbing { secrets: std::sync::Arc::new(secrets) })
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+}
+
+/// Makes a [`ScrubbedLine`] for each log event.
+struct Scrubbing {
+    secrets: std::sync::Arc<Vec<String>>,
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Scrubbing {
+    type Writer = ScrubbedLine;
+
+    fn make_writer(&'a self) -> ScrubbedLine {
+        ScrubbedLine { secrets: self.secrets.clone(), buf: Vec::new() }
+    }
+}
+
+/// One log event, written to standard error without its secrets when it is dropped.
+struct ScrubbedLine {
+    secrets: std::sync::Arc<Vec<String>>,
+    buf: Vec<u8>,
+}
+
+impl Write for ScrubbedLine {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for ScrubbedLine {
+    fn drop(&mut self) {
+        let line = objstore::url::scrub(&String::from_utf8_lossy(&self.buf), &self.secrets);
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }
 }

@@ -10,7 +10,8 @@ use objstore::manager::{Category, SaveOptions, StoredObject};
 use crate::args::SaveFlags;
 use crate::commands::Ctx;
 use crate::exit::{CliResult, Failure};
-use crate::output::{self, Align, Stdout, Table};
+use crate::invocation::{Mode, command};
+use crate::output::{self, Align, Stdout, Table, shell_word};
 use crate::plain;
 
 /// `put KEY [FILE|-]` with the manager's options (default category research_data).
@@ -20,7 +21,7 @@ pub async fn put(ctx: &Ctx, key: &str, bytes: Vec<u8>, flags: SaveFlags) -> CliR
         None => Category::ResearchData,
     };
     let mut opts = SaveOptions::new(category);
-    opts.expire_days = flags.expire_days;
+    opts.expire_days = flags.expire_days.as_deref().map(parse_expire_days).transpose()?;
     opts.force_compress = flags.compress;
     opts.metadata.extend(flags.meta);
     let object = ctx.manager.save_bytes(key, bytes, opts).await?;
@@ -41,8 +42,12 @@ pub async fn cat(ctx: &Ctx, key: &str) -> CliResult<()> {
     let bytes = load(ctx, key).await?;
     match std::str::from_utf8(&bytes) {
         Ok(text) => plain::write_text(ctx, key, text),
-        Err(e) => Err(Failure::new(crate::exit::INVALID, format!("cannot read '{key}' as UTF-8 text: {e}"))
-            .hint(format!("it holds binary data: `objstore --managed get {key} -o FILE` writes its bytes"))),
+        Err(e) => {
+            Err(Failure::new(crate::exit::INVALID, format!("cannot read '{key}' as UTF-8 text: {e}")).hint(format!(
+                "it holds binary data: `{}` writes its bytes",
+                command(Mode::Managed, &format!("get {} -o FILE", shell_word(key)))
+            )))
+        }
     }
 }
 
@@ -121,7 +126,8 @@ pub async fn path(ctx: &Ctx, key: &str) -> CliResult<()> {
     output::note(
         ctx.quiet,
         &format!(
-            "the file holds the stored frame (header + value); `objstore --managed get {key} -o FILE` writes the value"
+            "the file holds the stored frame (header + value); `{}` writes the value",
+            command(Mode::Managed, &format!("get {} -o FILE", shell_word(key)))
         ),
     );
     output::text(&path.display().to_string())
@@ -180,15 +186,30 @@ async fn load(ctx: &Ctx, key: &str) -> CliResult<bytes::Bytes> {
 
 /// "no object with key" for a managed key: says when a plain object has that key instead.
 async fn not_found(ctx: &Ctx, key: &str) -> Failure {
-    let failure = Failure::not_found(key)
-        .hint("managed keys are listed by `objstore ls` in managed mode; an expired key is gone until saved again");
+    let failure = Failure::not_found(key).hint(format!(
+        "managed keys are listed by `{}`; an expired key is gone until saved again",
+        command(Mode::Managed, "ls")
+    ));
     if ctx.store.head(key).await.is_ok() {
         return failure.hint(format!(
-            "'{key}' is a plain object, not saved through the manager: read it in plain mode (without --settings, \
-             --managed or OBJSTORE_SETTINGS)"
+            "'{key}' is a plain object, not saved through the manager: read it in plain mode, `{}`",
+            command(Mode::Plain, &format!("get {}", shell_word(key)))
         ));
     }
     failure
+}
+
+/// `--expire-days N`: a whole number of days (exit 4 otherwise; the manager refuses more than
+/// `MAX_EXPIRE_DAYS`).
+fn parse_expire_days(text: &str) -> CliResult<u32> {
+    let max = objstore::manager::object::MAX_EXPIRE_DAYS;
+    text.trim().parse::<u32>().map_err(|_| {
+        Failure::new(
+            crate::exit::INVALID,
+            format!("--expire-days takes a whole number of days from 0 to {max}, not '{}'", output::escaped(text)),
+        )
+        .hint("leave --expire-days out to keep the object until it is deleted; 0 expires it at once")
+    })
 }
 
 /// A category from its name (`InvalidCategory`, exit 4, when it cannot be one).

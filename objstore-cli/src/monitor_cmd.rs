@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::commands::Ctx;
 use crate::exit::{self, CliResult, Failure};
+use crate::invocation::{Mode, command};
 use crate::output::{self, Align, Table};
 
 /// Problems listed by `stats` for people (--json lists every one).
@@ -52,14 +53,15 @@ pub async fn stats(ctx: &Ctx) -> CliResult<()> {
     text += &line(
         "Expired",
         format!(
-            "{} ({}) waiting for `objstore cleanup`",
-            output::count(s.expired_files as usize, "object", None),
-            output::size(s.expired_bytes)
+            "{} ({}) waiting for `{}`",
+            output::count(s.expired_files, "object", None),
+            output::size(s.expired_bytes),
+            command(Mode::Manager, "cleanup")
         ),
     );
     text += &line(
         "Archive",
-        format!("{} ({})", output::count(s.archive.files as usize, "file", None), output::size(s.archive.size_bytes)),
+        format!("{} ({})", output::count(s.archive.files, "file", None), output::size(s.archive.size_bytes)),
     );
     let mut table = Table::new(&[
         ("CATEGORY", Align::Left),
@@ -89,16 +91,17 @@ pub async fn stats(ctx: &Ctx) -> CliResult<()> {
     }
     if !problems.is_empty() {
         text += &format!(
-            "\n{} objects the manager cannot use (they still count; delete or replace them):\n",
-            problems.len()
+            "\n{} the manager cannot use (they still count; delete or replace them):\n",
+            output::count(problems.len() as u64, "object", None)
         );
         for (key, problem) in problems.iter().take(PROBLEMS_SHOWN) {
             text += &format!("  {key}: {problem}\n");
         }
         if problems.len() > PROBLEMS_SHOWN {
             text += &format!(
-                "  ... and {} more (`objstore --json stats` lists them all)\n",
-                problems.len() - PROBLEMS_SHOWN
+                "  ... and {} more (`{}` lists them all)\n",
+                problems.len() - PROBLEMS_SHOWN,
+                command(Mode::Manager, "--json stats")
             );
         }
     }
@@ -172,7 +175,7 @@ pub async fn suggest(ctx: &Ctx) -> CliResult<()> {
             .iter()
             .map(|a| {
                 let mut value = to_value(a)?;
-                value["command"] = command_for(ctx, a).into();
+                value["command"] = command_for(a).into();
                 Ok(value)
             })
             .collect::<CliResult<_>>()?;
@@ -188,24 +191,26 @@ pub async fn suggest(ctx: &Ctx) -> CliResult<()> {
         if !a.keys.is_empty() {
             text += &format!("   keys: {}\n", a.keys.join(" "));
         }
-        if let Some(command) = command_for(ctx, a) {
+        if let Some(command) = command_for(a) {
             text += &format!("   run: {command}\n");
-        } else if a.action == "upgrade_tier" {
+        } else if a.action == "upgrade_tier" && a.reason.contains(" tier has more room") {
             text += "   do: set \"tier\" (or max_storage_gb and max_files) in the settings file\n";
+        } else if a.action == "upgrade_tier" {
+            text += "   do: raise the limits named above in the settings file\n";
         }
     }
     output::text(&text)
 }
 
-/// The command line that carries out a suggested action (none for a tier upgrade: that is an
-/// edit of the settings file).
-fn command_for(ctx: &Ctx, a: &Action) -> Option<String> {
+/// The command line that carries out a suggested action, on this store with these settings
+/// (none for a tier upgrade: that is an edit of the settings file).
+fn command_for(a: &Action) -> Option<String> {
     let category = a.category.as_ref().map(ToString::to_string).unwrap_or_default();
     match a.action.as_str() {
-        "cleanup_expired" => Some(ctx.command(false, "cleanup")),
-        "reduce_category" => Some(ctx.command(false, &format!("ls --category {category} --long"))),
-        "delete_oldest" => Some(ctx.command(
-            true,
+        "cleanup_expired" => Some(command(Mode::Manager, "cleanup")),
+        "reduce_category" => Some(command(Mode::Manager, &format!("ls --category {category} --long"))),
+        "delete_oldest" => Some(command(
+            Mode::Managed,
             &format!("rm {}", a.keys.iter().map(|k| output::shell_word(k)).collect::<Vec<_>>().join(" ")),
         )),
         _ => None,

@@ -14,9 +14,10 @@ pub fn size(bytes: u64) -> String {
     objstore::error::human_bytes(bytes)
 }
 
-/// RFC 3339 to the second, UTC: `2025-01-15T09:30:00Z`.
+/// RFC 3339 to the second, UTC: `2025-01-15T09:30:00Z` (never fails: a year past 9999 reads
+/// `+10000-01-01T00:00:00Z`).
 pub fn time(t: SystemTime) -> String {
-    humantime::format_rfc3339_seconds(t).to_string()
+    objstore::manager::time::rfc3339_seconds(t)
 }
 
 /// `12543` -> `12,543`.
@@ -24,12 +25,21 @@ pub fn thousands(n: u64) -> String {
     objstore::monitor::report::thousands(n)
 }
 
-/// `1 object`, `2 objects` (`plural` when adding an "s" will not do).
-pub fn count(n: usize, singular: &str, plural: Option<&str>) -> String {
+/// `text` with control characters escaped (`\u{1b}`, `\n`): what a file name or key holds must
+/// not drive the terminal that shows it.
+pub fn escaped(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars().map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() }).collect()
+}
+
+/// `1 object`, `1,234 objects` (`plural` when adding an "s" will not do).
+pub fn count(n: u64, singular: &str, plural: Option<&str>) -> String {
     match (n, plural) {
         (1, _) => format!("1 {singular}"),
-        (n, Some(plural)) => format!("{n} {plural}"),
-        (n, None) => format!("{n} {singular}s"),
+        (n, Some(plural)) => format!("{} {plural}", thousands(n)),
+        (n, None) => format!("{} {singular}s", thousands(n)),
     }
 }
 
@@ -188,6 +198,8 @@ mod tests {
         assert_eq!(count(1, "object", None), "1 object");
         assert_eq!(count(3, "object", None), "3 objects");
         assert_eq!(count(0, "copy", Some("copies")), "0 copies");
+        assert_eq!(count(1234, "object", None), "1,234 objects");
+        assert_eq!(escaped("a\u{1b}[31mb\n"), "a\\u{1b}[31mb\\n");
         assert_eq!(shell_word("prices/spy.csv"), "prices/spy.csv");
         assert_eq!(shell_word("a b"), "'a b'");
         assert_eq!(shell_word("it's"), "'it'\\''s'");

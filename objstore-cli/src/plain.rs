@@ -10,13 +10,25 @@ use objstore::manager::{Category, format};
 
 use crate::commands::Ctx;
 use crate::exit::{self, CliResult, Failure};
-use crate::output::{self, Stdout};
+use crate::invocation::{Mode, command};
+use crate::output::{self, Stdout, shell_word};
 
 /// `put KEY [FILE|-]`.
 pub async fn put(ctx: &Ctx, key: &str, bytes: Vec<u8>) -> CliResult<()> {
     let size = bytes.len();
     ctx.store.save_bytes(key, bytes).await?;
     if ctx.json {
+        output::json(&serde_json::json!({"key": key, "size": size}))?;
+    }
+    Ok(())
+}
+
+/// `put KEY FILE` where FILE is the staged copy of KEY (`objstore path KEY`): saved through the
+/// store's staging, which records what the copy now holds.
+pub async fn put_staged(ctx: &Ctx, key: &str) -> CliResult<()> {
+    ctx.store.save_from_file(key).await?;
+    if ctx.json {
+        let size = ctx.store.head(key).await?.size;
         output::json(&serde_json::json!({"key": key, "size": size}))?;
     }
     Ok(())
@@ -61,9 +73,13 @@ pub async fn cat(ctx: &Ctx, key: &str) -> CliResult<()> {
             let failure = Failure::new(exit::INVALID, format!("cannot read '{key}' as UTF-8 text: {e}"));
             return Err(match managed_name(key).filter(|_| bytes.starts_with(&format::MAGIC)) {
                 Some((_, inner)) => failure.hint(format!(
-                    "'{key}' is a managed object's stored frame: `objstore --managed cat {inner}` reads its value"
+                    "'{key}' is a managed object's stored frame: `{}` reads its value",
+                    command(Mode::Managed, &format!("cat {}", shell_word(inner)))
                 )),
-                None => failure.hint(format!("it holds binary data: `objstore get {key} -o FILE` writes its bytes")),
+                None => failure.hint(format!(
+                    "it holds binary data: `{}` writes its bytes",
+                    command(Mode::Plain, &format!("get {} -o FILE", shell_word(key)))
+                )),
             });
         }
     };
@@ -179,7 +195,8 @@ pub async fn usage(ctx: &Ctx) -> CliResult<()> {
     if ctx.json {
         output::json(&serde_json::json!({"bytes": usage.bytes, "objects": usage.objects}))
     } else {
-        output::text(&format!("{} in {} objects", output::size(usage.bytes), usage.objects))
+        let objects = output::count(usage.objects, "object", None);
+        output::text(&format!("{} in {objects}", output::size(usage.bytes)))
     }
 }
 
@@ -197,8 +214,9 @@ pub async fn not_found(store: &ObjectStore, key: &str) -> Failure {
     let failure = Failure::not_found(key);
     match managed_copy(store, key).await {
         Some(category) => failure.hint(format!(
-            "the manager holds '{key}' (stored as '{category}/{key}'): read it in managed mode, \
-             `objstore --managed get {key}` (or --settings FILE)"
+            "the manager holds '{key}' (stored as '{category}/{key}'): read it in managed mode, `{}` (or with \
+             --settings FILE)",
+            command(Mode::Managed, &format!("get {}", shell_word(key)))
         )),
         None => failure,
     }
@@ -221,7 +239,9 @@ fn managed_name(store_key: &str) -> Option<(Category, &str)> {
 
 fn frame_note(ctx: &Ctx, key: &str) {
     let how = match managed_name(key) {
-        Some((_, inner)) => format!("`objstore --managed get {inner}` gives its value"),
+        Some((_, inner)) => {
+            format!("`{}` gives its value", command(Mode::Managed, &format!("get {}", shell_word(inner))))
+        }
         None => "managed mode (--managed or --settings FILE) gives its value".to_string(),
     };
     output::note(ctx.quiet, &format!("'{key}' is a managed object's stored frame (docs/FORMAT.md); {how}"));

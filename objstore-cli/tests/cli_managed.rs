@@ -143,7 +143,8 @@ fn quotas_and_sizes_are_limits_with_exit_5(backend: Backend) {
         .stdout("")
         .stderr(
             predicate::str::starts_with("objstore: error: Category quota exceeded: 'llm_cache'")
-                .and(predicate::str::contains("hint: free room: `objstore cleanup`"))
+                .and(predicate::str::contains("hint: free room: `objstore --store "))
+                .and(predicate::str::contains(" cleanup` removes expired objects"))
                 .and(predicate::str::contains("storage_allocation.llm_cache")),
         );
     env.cmd().args(["--settings", s, "exists", "b"]).assert().code(1);
@@ -303,9 +304,11 @@ fn the_managers_errors_have_their_codes(backend: Backend) {
         .stderr(predicate::str::contains("'trading_state/broken' is corrupt").and(predicate::str::contains("hint: ")));
     // An object the manager did not write, in a category folder: 10 as well.
     env.cmd().args(["put", "ml_models/foreign"]).write_stdin("plain bytes").assert().success();
-    env.cmd().args(["--managed", "cat", "foreign"]).assert().code(10).stderr(
-        predicate::str::contains("did not write").and(predicate::str::contains("objstore get ml_models/foreign")),
-    );
+    env.cmd()
+        .args(["--managed", "cat", "foreign"])
+        .assert()
+        .code(10)
+        .stderr(predicate::str::contains("did not write").and(predicate::str::contains(" get ml_models/foreign`")));
     // stats names both as problems.
     let stats = env.json(&["--managed", "stats"]);
     let problems: Vec<&str> =

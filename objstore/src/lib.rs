@@ -72,7 +72,7 @@
 pub use store_core::{
     Access, ByteRange, CacheOptions, CachePolicy, CacheStats, Capabilities, Error, Format, GetOptions, GetResult, Key,
     KeyBuf, LimitKind, Limits, Object, ObjectMeta, ObjectStore, ObjectStream, Operation, PutMode, RangeRead, Result,
-    StoreBuilder, Usage, Version, blocking, error, key, object, raw,
+    StoreBuilder, Usage, Version, blocking, error, key, object, raw, url,
 };
 
 #[cfg(feature = "local")]

@@ -8,7 +8,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong. Variants match the `object_store` crate's where they mean the
 /// same thing (`NotFound`, `AlreadyExists`, `Precondition`, `PermissionDenied`, ...).
-#[derive(Debug, thiserror::Error)]
+///
+/// No variant's `Display` or `Debug` shows a credential: [`Error::Config`] shows its URL through
+/// [`crate::url::redact`], whoever made it.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// No object under this key.
@@ -141,9 +144,9 @@ pub enum Error {
     },
 
     /// The store's URL or options are wrong.
-    #[error("cannot open '{url}': {message}")]
+    #[error("cannot open '{}': {message}", crate::url::redact(url))]
     Config {
-        /// The URL as given.
+        /// The URL as given (shown redacted, see [`crate::url::redact`]).
         url: String,
         /// What is wrong and how to write it.
         message: String,
@@ -269,6 +272,63 @@ pub(crate) fn shorten(s: &str) -> String {
         out.push_str(&format!("… ({} bytes)", s.len()));
     }
     out
+}
+
+/// Field by field like a derived `Debug`, except that [`Error::Config`]'s URL is redacted. (A new
+/// variant needs an arm here: the match is exhaustive on purpose.)
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NotFound { key } => f.debug_struct("NotFound").field("key", key).finish(),
+            Error::InvalidKey { key, reason } => {
+                f.debug_struct("InvalidKey").field("key", key).field("reason", reason).finish()
+            }
+            Error::LimitExceeded { key, kind, used, limit, requested } => f
+                .debug_struct("LimitExceeded")
+                .field("key", key)
+                .field("kind", kind)
+                .field("used", used)
+                .field("limit", limit)
+                .field("requested", requested)
+                .finish(),
+            Error::PermissionDenied { operation } => {
+                f.debug_struct("PermissionDenied").field("operation", operation).finish()
+            }
+            Error::AlreadyExists { key } => f.debug_struct("AlreadyExists").field("key", key).finish(),
+            Error::Precondition { key, expected } => {
+                f.debug_struct("Precondition").field("key", key).field("expected", expected).finish()
+            }
+            Error::Serialization { key, format, writing, message } => f
+                .debug_struct("Serialization")
+                .field("key", key)
+                .field("format", format)
+                .field("writing", writing)
+                .field("message", message)
+                .finish(),
+            Error::Conflict { key, reason } => {
+                f.debug_struct("Conflict").field("key", key).field("reason", reason).finish()
+            }
+            Error::Io { context, source } => {
+                f.debug_struct("Io").field("context", context).field("source", source).finish()
+            }
+            Error::Backend { backend, message, transient, source } => f
+                .debug_struct("Backend")
+                .field("backend", backend)
+                .field("message", message)
+                .field("transient", transient)
+                .field("source", source)
+                .finish(),
+            Error::InvalidRange { key, range, reason } => {
+                f.debug_struct("InvalidRange").field("key", key).field("range", range).field("reason", reason).finish()
+            }
+            Error::NotSupported { backend, operation } => {
+                f.debug_struct("NotSupported").field("backend", backend).field("operation", operation).finish()
+            }
+            Error::Config { url, message } => {
+                f.debug_struct("Config").field("url", &crate::url::redact(url)).field("message", message).finish()
+            }
+        }
+    }
 }
 
 impl Error {

@@ -78,6 +78,7 @@ mod staging;
 mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod url;
 
 pub use builder::{StoreBuilder, open};
 pub use error::{Error, Format, LimitKind, Operation, Result};

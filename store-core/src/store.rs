@@ -407,7 +407,7 @@ impl ObjectStore {
                 let hasher = Arc::new(std::sync::Mutex::new(xxhash_rust::xxh3::Xxh3::new()));
                 if let Some(saved) = self.save_staged(&full, &path, hasher.clone()).await? {
                     let hash = hasher.lock().unwrap_or_else(|p| p.into_inner()).digest();
-                    self.shared.staging.synced_as(&full, Fingerprint::Content { len: saved.size, hash });
+                    self.shared.staging.synced_as(&full, Fingerprint::Content { len: saved.size, hash }).await?;
                     return Ok(());
                 }
                 path
@@ -459,7 +459,7 @@ impl ObjectStore {
     pub async fn persist(&self) -> Result<()> {
         for (key, bytes) in self.shared.staging.changed().await? {
             self.shared.stack.put(&key, bytes.clone(), &PutMode::Overwrite).await?;
-            self.shared.staging.synced(&key, &bytes);
+            self.shared.staging.synced(&key, &bytes).await?;
         }
         Ok(())
     }

@@ -33,6 +33,21 @@ pub enum Error {
     #[error("{0}; custom categories are lowercase names such as \"fx_rates\"")]
     InvalidCategory(#[from] InvalidCategory),
 
+    /// A save asked for an expiry longer than [`crate::object::MAX_EXPIRE_DAYS`]. Nothing was
+    /// changed.
+    #[error(
+        "cannot save '{key}' to expire in {days} days: the longest expiry is {max_days} days (100 years); \
+         save it without an expiry to keep it until it is deleted"
+    )]
+    InvalidExpiry {
+        /// The key being saved.
+        key: String,
+        /// The days asked for.
+        days: u32,
+        /// The longest expiry, [`crate::object::MAX_EXPIRE_DAYS`].
+        max_days: u32,
+    },
+
     /// The settings say `"enabled": false`.
     #[error("the Object Store is disabled in the settings (\"enabled\": false); set \"enabled\": true to use it")]
     Disabled,

@@ -101,6 +101,7 @@ pub mod object;
 mod quota;
 mod scan;
 pub mod settings;
+pub mod time;
 
 pub use category::Category;
 pub use cleanup::CleanupReport;

@@ -15,7 +15,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::format::{self, Encoding, FrameError, Header};
 use crate::index::{Entry, Index, Kind, Place};
-use crate::object::{ArchivedObject, CategoryUsage, Checksum, SaveOptions, StoredObject};
+use crate::object::{ArchivedObject, CategoryUsage, Checksum, MAX_EXPIRE_DAYS, SaveOptions, StoredObject};
 use crate::quota;
 use crate::settings::{Settings, SettingsError};
 
@@ -118,6 +118,9 @@ impl Manager {
         }
         opts.category.validate()?;
         let key = manager_key(key)?;
+        if let Some(days) = opts.expire_days.filter(|d| *d > MAX_EXPIRE_DAYS) {
+            return Err(Error::InvalidExpiry { key, days, max_days: MAX_EXPIRE_DAYS });
+        }
         let place = Place::Live(opts.category.clone());
         let store_key = place.store_key(&key);
         Key::parse(&store_key)?;

