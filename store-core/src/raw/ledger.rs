@@ -3,7 +3,7 @@
 //! A ledger holds the committed usage (what is stored) and the reservations of saves in flight.
 //! A backend that can share a ledger between all its handles (the memory backend between handles
 //! of one name, the local backend between processes through a locked file) offers it through
-//! [`crate::Backend::usage_ledger`] and keeps its committed figures up to date on every put and
+//! [`crate::raw::Backend::usage_ledger`] and keeps its committed figures up to date on every put and
 //! delete. The limits layer adds and releases reservations in it, and resets the committed
 //! figures from a full recount when a decision near a limit must be exact.
 //!
