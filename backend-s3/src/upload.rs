@@ -14,7 +14,7 @@
 //! Create-only and compare-and-swap saves are single conditional PUTs (S3 has no conditional
 //! multipart upload that every server honours): a streamed one is gathered in memory first.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use object_store::{
@@ -60,7 +60,7 @@ impl Inner {
         let threshold = usize::try_from(self.options.multipart_threshold).unwrap_or(usize::MAX);
         let conditional = *mode != PutMode::Overwrite;
         // Gather up to the threshold: a small value (or any conditional one) is one PUT.
-        let mut gathered = BytesMut::new();
+        let mut gathered = Vec::new();
         let mut ended = false;
         while conditional || gathered.len() < threshold {
             match body.next().await.transpose()? {
@@ -76,26 +76,38 @@ impl Inner {
         }
         if ended {
             let total = check.finish(key)?;
-            let put = self.within("save", Some(key), self.single_put(key, gathered.freeze(), mode)).await?;
+            let put = self.within("save", Some(key), self.single_put(key, Bytes::from(gathered), mode)).await?;
             return Ok(self.saved(key, total, put));
         }
+        // Each part gets a buffer of its own, exactly its size: a part in flight never keeps a
+        // larger shared allocation alive, so memory stays at about part_size × parts in flight.
         let part_size = self.options.part_size;
         let mut upload = self.start_multipart(key).await?;
-        loop {
-            while gathered.len() >= part_size {
-                upload.send(gathered.split_to(part_size).freeze()).await?;
-            }
-            match body.next().await.transpose()? {
-                Some(chunk) => {
-                    check.add(key, chunk.len())?;
-                    gathered.extend_from_slice(&chunk);
+        let first = Bytes::from(gathered);
+        let mut offset = 0;
+        while first.len() - offset >= part_size {
+            upload.send(first.slice(offset..offset + part_size)).await?;
+            offset += part_size;
+        }
+        let mut part = Vec::with_capacity(part_size);
+        part.extend_from_slice(&first[offset..]);
+        drop(first);
+        while let Some(chunk) = body.next().await.transpose()? {
+            check.add(key, chunk.len())?;
+            let mut rest = &chunk[..];
+            while !rest.is_empty() {
+                let take = rest.len().min(part_size - part.len());
+                part.extend_from_slice(&rest[..take]);
+                rest = &rest[take..];
+                if part.len() == part_size {
+                    let full = std::mem::replace(&mut part, Vec::with_capacity(part_size));
+                    upload.send(Bytes::from(full)).await?;
                 }
-                None => break,
             }
         }
         let total = check.finish(key)?;
-        if !gathered.is_empty() {
-            upload.send(gathered.freeze()).await?;
+        if !part.is_empty() {
+            upload.send(Bytes::from(part)).await?;
         }
         let put = upload.complete().await?;
         Ok(self.saved(key, total, put))

@@ -106,11 +106,14 @@ pub async fn run(cli: Cli) -> CliResult<u8> {
     match cli.command {
         Command::Put { key, .. } if staged_put => plain::put_staged(&ctx, &plain_key(key)?).await?,
         Command::Put { key, file, save } => {
-            let bytes = read_input(file, quiet).await?;
             if managed || save.any() {
+                // The manager frames, checksums and compresses whole values (at most
+                // max_file_size_mb): read them whole.
+                let bytes = read_input(file, quiet).await?;
                 managed::put(&ctx, &utf8_key(key)?, bytes, save).await?;
             } else {
-                plain::put(&ctx, &plain_key(key)?, bytes).await?;
+                let key = plain_key(key)?;
+                plain::put_stream(&ctx, &key, file, quiet).await?;
             }
         }
         Command::Get { key, output } if managed => managed::get(&ctx, &utf8_key(key)?, output).await?,

@@ -13,12 +13,25 @@ use crate::exit::{self, CliResult, Failure};
 use crate::invocation::{Mode, command};
 use crate::output::{self, Stdout, shell_word};
 
-/// `put KEY [FILE|-]`.
-pub async fn put(ctx: &Ctx, key: &str, bytes: Vec<u8>) -> CliResult<()> {
-    let size = bytes.len();
-    ctx.store.save_bytes(key, bytes).await?;
+/// `put KEY [FILE|-]`: the file (or standard input) streams into the store in chunks, so a
+/// model of any size costs a few MiB of memory.
+pub async fn put_stream(ctx: &Ctx, key: &str, file: Option<PathBuf>, quiet: bool) -> CliResult<()> {
+    let saved = match file {
+        Some(path) if path.as_os_str() != "-" => {
+            let cannot = |e| Failure::from(objstore::Error::io(format!("cannot read {}", path.display()), e));
+            let file = tokio::fs::File::open(&path).await.map_err(cannot)?;
+            let size = file.metadata().await.map_err(cannot)?.len();
+            ctx.store.save_from_reader(key, file, Some(size)).await?
+        }
+        _ => {
+            if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                output::note(quiet, "reading the value from standard input (end it with Ctrl-D)");
+            }
+            ctx.store.save_from_reader(key, tokio::io::stdin(), None).await?
+        }
+    };
     if ctx.json {
-        output::json(&serde_json::json!({"key": key, "size": size}))?;
+        output::json(&serde_json::json!({"key": key, "size": saved.size}))?;
     }
     Ok(())
 }
@@ -34,13 +47,89 @@ pub async fn put_staged(ctx: &Ctx, key: &str) -> CliResult<()> {
     Ok(())
 }
 
-/// `get KEY [-o FILE]`.
+/// `get KEY [-o FILE]`: the value streams out in chunks (to a temp file beside FILE, renamed
+/// into place once complete, so a failed read leaves FILE as it was).
 pub async fn get(ctx: &Ctx, key: &str, to: Option<PathBuf>) -> CliResult<()> {
-    let bytes = read(ctx, key).await?;
-    if bytes.starts_with(&format::MAGIC) {
-        frame_note(ctx, key);
+    let stream = match ctx.store.read_stream(key, None).await {
+        Ok(stream) => stream,
+        Err(e) if e.is_not_found() => return Err(not_found(&ctx.store, key).await),
+        Err(e) => return Err(e.into()),
+    };
+    let size = stream.meta.size;
+    let mut body = stream.body;
+    let mut first = true;
+    let mut sink = Sink::open(to.as_deref()).await?;
+    while let Some(chunk) = body.try_next().await? {
+        if first && chunk.starts_with(&format::MAGIC) {
+            frame_note(ctx, key);
+        }
+        first = false;
+        sink.write(&chunk).await?;
     }
-    write_value(ctx, key, &bytes, to).await
+    sink.finish().await?;
+    match to {
+        Some(path) if path.as_os_str() != "-" && ctx.json => {
+            output::json(&serde_json::json!({"key": key, "size": size, "path": path}))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Where `get` writes: standard output, or a temp file beside the output file.
+enum Sink {
+    Stdout(Stdout),
+    File { file: tokio::fs::File, temp: PathBuf, path: PathBuf },
+}
+
+impl Sink {
+    async fn open(to: Option<&std::path::Path>) -> CliResult<Sink> {
+        match to {
+            Some(path) if path.as_os_str() != "-" => {
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let temp = path.with_file_name(format!(".{name}.objstore-part-{}", std::process::id()));
+                let file = tokio::fs::File::create(&temp).await.map_err(|e| write_failure(path, e))?;
+                Ok(Sink::File { file, temp, path: path.to_path_buf() })
+            }
+            _ => Ok(Sink::Stdout(Stdout::new())),
+        }
+    }
+
+    async fn write(&mut self, chunk: &[u8]) -> CliResult<()> {
+        match self {
+            Sink::Stdout(out) => out.bytes(chunk),
+            Sink::File { file, path, .. } => {
+                tokio::io::AsyncWriteExt::write_all(file, chunk).await.map_err(|e| write_failure(path, e))
+            }
+        }
+    }
+
+    async fn finish(&mut self) -> CliResult<()> {
+        match self {
+            Sink::Stdout(out) => out.flush(),
+            Sink::File { file, temp, path } => {
+                tokio::io::AsyncWriteExt::flush(file).await.map_err(|e| write_failure(path, e))?;
+                tokio::fs::rename(&*temp, &*path).await.map_err(|e| write_failure(path, e))?;
+                // In place: nothing left for Drop to remove.
+                *temp = PathBuf::new();
+                Ok(())
+            }
+        }
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        // Not finished (a failed read): the partial temp file goes.
+        if let Sink::File { temp, .. } = self {
+            if !temp.as_os_str().is_empty() {
+                let _ = std::fs::remove_file(temp);
+            }
+        }
+    }
+}
+
+fn write_failure(path: &std::path::Path, e: std::io::Error) -> Failure {
+    Failure::from(objstore::Error::io(format!("cannot write {}", path.display()), e))
 }
 
 /// Delivers a value `get` read: to standard output (no FILE, or `-`), or to FILE (with a JSON

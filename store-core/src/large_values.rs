@@ -120,8 +120,9 @@ impl ObjectStore {
     }
 }
 
-/// The chunks of `reader`, read 1 MiB at a time into fresh buffers.
-pub(crate) fn reader_stream<R: AsyncRead + Send + Unpin + 'static>(key: String, reader: R) -> ByteStream {
+/// The chunks of `reader`, read 1 MiB at a time into fresh buffers; a read error ends the stream
+/// with an error naming `key`.
+pub fn reader_stream<R: AsyncRead + Send + Unpin + 'static>(key: String, reader: R) -> ByteStream {
     stream::unfold(Some((reader, key)), |state| async move {
         let (mut reader, key) = state?;
         let mut buf = Vec::with_capacity(READ_CHUNK);
@@ -134,16 +135,19 @@ pub(crate) fn reader_stream<R: AsyncRead + Send + Unpin + 'static>(key: String, 
     .boxed()
 }
 
-/// The chunks of an open file, read on the blocking pool (or inline where blocking is allowed).
-pub(crate) fn file_stream(file: std::fs::File, path: PathBuf) -> ByteStream {
+/// The chunks of an open file (1 MiB each, from its start), read on the blocking pool (or inline
+/// where blocking is allowed); a read error ends the stream with an error naming `path`.
+pub fn file_stream(file: std::fs::File, path: PathBuf) -> ByteStream {
     let file = std::sync::Arc::new(file);
     stream::unfold(Some(0u64), move |state| {
         let (file, path) = (file.clone(), path.clone());
         async move {
             let offset = state?;
+            // The buffer is made here, not on the blocking pool: memory freed by the consumer
+            // then goes back where it came from instead of growing another thread's arena.
+            let mut buf = vec![0u8; READ_CHUNK];
             let read = offload(move || {
                 use std::os::unix::fs::FileExt as _;
-                let mut buf = vec![0u8; READ_CHUNK];
                 let mut filled = 0;
                 while filled < buf.len() {
                     match file.read_at(&mut buf[filled..], offset + filled as u64) {

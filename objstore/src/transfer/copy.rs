@@ -8,6 +8,7 @@ use store_core::key::normalise_prefix;
 use super::plan::{
     Decision, Outcome, Plan, changing, decide, finish, list_metadata, rejected_or_fatal, run, same_value,
 };
+use super::streamed::{STREAM_ABOVE, stored_hash};
 use super::{Direction, MAX_ATTEMPTS, RECHECK_AFTER, TransferOptions, TransferSummary};
 use crate::{Error, KeyBuf, ObjectStore, Result};
 
@@ -24,7 +25,9 @@ pub async fn copy_store(src: &ObjectStore, dst: &ObjectStore, options: &Transfer
     for object in objects {
         match decide(options.compare, object.size, object.modified, existing.get(&object.key)) {
             Decision::Skip => plan.skip(object.size),
-            Decision::Copy { compare } => plan.job(CopyJob { key: object.key, compare }, object.size),
+            Decision::Copy { compare } => {
+                plan.job(CopyJob { key: object.key, compare, size: object.size }, object.size)
+            }
         }
     }
     let recheck_always = src.capabilities().local_paths;
@@ -40,6 +43,7 @@ pub async fn copy_store(src: &ObjectStore, dst: &ObjectStore, options: &Transfer
 struct CopyJob {
     key: KeyBuf,
     compare: bool,
+    size: u64,
 }
 
 async fn copy_one(
@@ -49,6 +53,9 @@ async fn copy_one(
     dry_run: bool,
     recheck_always: bool,
 ) -> Result<Outcome> {
+    if job.size > STREAM_ABOVE {
+        return copy_streamed(src, dst, job, dry_run).await;
+    }
     let mut compare = job.compare;
     let key = job.key.as_str();
     for _ in 0..MAX_ATTEMPTS {
@@ -77,6 +84,39 @@ async fn copy_one(
             Ok(now) if now.version != object.meta.version => continue,
             Ok(_) | Err(Error::NotFound { .. }) => return Ok(Outcome::Copied),
             Err(e) => return Err(e),
+        }
+    }
+    Ok(Outcome::Rejected(changing(key.to_string())))
+}
+
+/// A large object: one store's stream into the other's streamed save, compared by hashes. The
+/// stream reads one version (a value replaced midway fails it, and the copy starts over).
+async fn copy_streamed(src: ObjectStore, dst: ObjectStore, job: CopyJob, dry_run: bool) -> Result<Outcome> {
+    let key = job.key.as_str();
+    if job.compare {
+        let ours = stored_hash(&src, key).await?;
+        if ours.is_some() && ours == stored_hash(&dst, key).await? {
+            return Ok(Outcome::Skipped);
+        }
+    }
+    if dry_run {
+        return Ok(Outcome::Copied);
+    }
+    for _ in 0..MAX_ATTEMPTS {
+        let stream = match src.read_stream(key, None).await {
+            Ok(stream) => stream,
+            Err(Error::NotFound { .. }) => return Ok(Outcome::Skipped),
+            Err(e) => return Err(e),
+        };
+        match dst.save_stream(key, stream.body, Some(stream.meta.size)).await {
+            Ok(_) => return Ok(Outcome::Copied),
+            // Replaced or changed at the source while it streamed: nothing was saved; again.
+            Err(Error::Conflict { .. } | Error::Precondition { .. })
+                if src.head(key).await.is_ok_and(|now| now.version != stream.meta.version) =>
+            {
+                continue;
+            }
+            Err(e) => return rejected_or_fatal(e, &job.key),
         }
     }
     Ok(Outcome::Rejected(changing(key.to_string())))

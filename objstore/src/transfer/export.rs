@@ -12,6 +12,7 @@ use store_core::key::{is_segment, normalise_prefix};
 use store_core::raw::io::offload;
 
 use super::plan::{Decision, Outcome, Plan, finish, run};
+use super::streamed::{STREAM_ABOVE, file_hash, stored_hash, write_stream_to_file};
 use super::{
     Compare, Direction, EXPORT_TEMP_PREFIX, MAX_FILE_NAME_BYTES, Rejection, RejectionKind, TransferOptions,
     TransferSummary,
@@ -89,7 +90,9 @@ pub async fn export_to_dir(store: &ObjectStore, dir: &Path, options: &TransferOp
         };
         match decision {
             Decision::Skip => plan.skip(object.size),
-            Decision::Copy { compare } => plan.job(ExportJob { key: object.key, path, compare }, object.size),
+            Decision::Copy { compare } => {
+                plan.job(ExportJob { key: object.key, path, compare, size: object.size }, object.size)
+            }
         }
     }
 
@@ -119,9 +122,13 @@ struct ExportJob {
     key: KeyBuf,
     path: PathBuf,
     compare: bool,
+    size: u64,
 }
 
 async fn export_one(store: ObjectStore, job: ExportJob, dry_run: bool) -> Result<Outcome> {
+    if job.size > STREAM_ABOVE {
+        return export_streamed(store, job, dry_run).await;
+    }
     let object = match store.read_object(job.key.as_str()).await {
         Ok(object) => object,
         Err(Error::NotFound { .. }) => return Ok(Outcome::Skipped),
@@ -148,6 +155,36 @@ async fn export_one(store: ObjectStore, job: ExportJob, dry_run: bool) -> Result
         Err(e) => Err(Error::io(format!("cannot write '{}'", job.path.display()), e)),
     })
     .await
+}
+
+/// A large object: streamed into its file, compared by hashes.
+async fn export_streamed(store: ObjectStore, job: ExportJob, dry_run: bool) -> Result<Outcome> {
+    if job.compare {
+        let file = file_hash(&job.path).await?;
+        if file.is_some() && file == stored_hash(&store, job.key.as_str()).await? {
+            return Ok(Outcome::Skipped);
+        }
+    }
+    if dry_run {
+        return Ok(Outcome::Copied);
+    }
+    let stream = match store.read_stream(job.key.as_str(), None).await {
+        Ok(stream) => stream,
+        Err(Error::NotFound { .. }) => return Ok(Outcome::Skipped),
+        Err(e) => return Err(e),
+    };
+    match write_stream_to_file(&job.path, stream.body, stream.meta.modified).await {
+        Ok(()) => Ok(Outcome::Copied),
+        Err(Error::Io { source, .. }) if place_taken(&source) => Ok(Outcome::Rejected(Rejection::new(
+            job.key.as_str(),
+            RejectionKind::Conflict,
+            format!(
+                "cannot write '{}': {source} (a file is where a folder should be, or the reverse)",
+                job.path.display()
+            ),
+        ))),
+        Err(e) => Err(e),
+    }
 }
 
 /// Writes `bytes` to `path` atomically: a temp file beside it, renamed over it.

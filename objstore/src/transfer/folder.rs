@@ -119,7 +119,7 @@ fn segment_problem(name: &str) -> String {
 /// The size and modification time of an open file: what tells that it changed.
 #[derive(PartialEq, Eq, Clone, Copy)]
 pub(super) struct Stamp {
-    size: u64,
+    pub(super) size: u64,
     modified: Option<SystemTime>,
 }
 
@@ -133,23 +133,43 @@ pub(super) enum FileRead {
     Rejected(Rejection),
 }
 
-/// Reads a whole file, with the stamp it had when it was opened.
-pub(super) fn read_file(path: &Path) -> Result<FileRead> {
+/// A file opened for copying, with the stamp it had when it was opened.
+pub(super) enum FileOpen {
+    Open(std::fs::File, Stamp),
+    Gone,
+    Rejected(Rejection),
+}
+
+/// Opens a regular file for reading.
+pub(super) fn open_file(path: &Path) -> Result<FileOpen> {
     let cannot = |e: io::Error| Error::io(format!("cannot read '{}'", path.display()), e);
-    let mut file = match std::fs::File::open(path) {
+    let file = match std::fs::File::open(path) {
         Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(FileRead::Gone),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(FileOpen::Gone),
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-            return Ok(FileRead::Rejected(unsupported(path, format!("cannot read: {e}"))));
+            return Ok(FileOpen::Rejected(unsupported(path, format!("cannot read: {e}"))));
         }
         Err(e) => return Err(cannot(e)),
     };
     let meta = file.metadata().map_err(cannot)?;
     if !meta.is_file() {
-        return Ok(FileRead::Rejected(unsupported(path, "not a regular file")));
+        return Ok(FileOpen::Rejected(unsupported(path, "not a regular file")));
     }
-    let stamp = Stamp { size: meta.len(), modified: meta.modified().ok() };
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0).saturating_add(1));
+    Ok(FileOpen::Open(file, Stamp { size: meta.len(), modified: meta.modified().ok() }))
+}
+
+/// Reads a whole file, with the stamp it had when it was opened.
+pub(super) fn read_file(path: &Path) -> Result<FileRead> {
+    let cannot = |e: io::Error| Error::io(format!("cannot read '{}'", path.display()), e);
+    let (mut file, stamp) = match open_file(path)? {
+        FileOpen::Open(file, stamp) => (file, stamp),
+        FileOpen::Gone => return Ok(FileRead::Gone),
+        FileOpen::Rejected(rejection) => return Ok(FileRead::Rejected(rejection)),
+    };
+    let mut bytes = Vec::new();
+    bytes
+        .try_reserve_exact(usize::try_from(stamp.size).unwrap_or(0).saturating_add(1))
+        .map_err(|_| cannot(io::Error::new(io::ErrorKind::OutOfMemory, "the file does not fit in memory")))?;
     file.read_to_end(&mut bytes).map_err(cannot)?;
     Ok(FileRead::Read(Bytes::from(bytes), stamp))
 }

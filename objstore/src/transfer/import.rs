@@ -5,11 +5,12 @@ use std::time::Instant;
 
 use store_core::raw::io::offload;
 
-use super::folder::{FileRead, file_stamp, read_file, walk_folder};
+use super::folder::{FileOpen, FileRead, file_stamp, open_file, read_file, walk_folder};
 use super::plan::{
     Decision, Outcome, Plan, changing, decide, display, finish, folder_prefix, list_metadata, rejected_or_fatal, run,
     same_value, store_folder,
 };
+use super::streamed::{STREAM_ABOVE, file_hash, stored_hash};
 use super::{Direction, INLINE_READ_LIMIT, MAX_ATTEMPTS, Rejection, RejectionKind, TransferOptions, TransferSummary};
 use crate::{Error, KeyBuf, ObjectStore, Result};
 
@@ -69,6 +70,9 @@ struct ImportJob {
 }
 
 async fn import_one(store: ObjectStore, job: ImportJob, dry_run: bool) -> Result<Outcome> {
+    if job.size > STREAM_ABOVE {
+        return import_streamed(store, job, dry_run).await;
+    }
     let mut compare = job.compare;
     for _ in 0..MAX_ATTEMPTS {
         let read = if job.size <= INLINE_READ_LIMIT {
@@ -96,6 +100,40 @@ async fn import_one(store: ObjectStore, job: ImportJob, dry_run: bool) -> Result
         }
         // The file may have changed between the read and the end of the save: then the object,
         // though newer, may not hold its last content. Copy it again. (One stat: done inline.)
+        if file_stamp(&job.path).is_none_or(|now| now == stamp) {
+            return Ok(Outcome::Copied);
+        }
+    }
+    Ok(Outcome::Rejected(changing(display(&job.path))))
+}
+
+/// A large file: streamed into the store, compared by hashes.
+async fn import_streamed(store: ObjectStore, job: ImportJob, dry_run: bool) -> Result<Outcome> {
+    let mut compare = job.compare;
+    for _ in 0..MAX_ATTEMPTS {
+        let path = job.path.clone();
+        let (file, stamp) = match offload(move || open_file(&path)).await? {
+            FileOpen::Open(file, stamp) => (file, stamp),
+            FileOpen::Gone => return Ok(Outcome::Skipped),
+            FileOpen::Rejected(rejection) => return Ok(Outcome::Rejected(rejection)),
+        };
+        if compare {
+            compare = false;
+            let ours = file_hash(&job.path).await?;
+            if ours.is_some() && ours == stored_hash(&store, job.key.as_str()).await? {
+                return Ok(Outcome::Skipped);
+            }
+        }
+        if dry_run {
+            return Ok(Outcome::Copied);
+        }
+        let body = store_core::raw::io::file_stream(file, job.path.clone());
+        match store.save_stream(job.key.as_str(), body, Some(stamp.size)).await {
+            Ok(_) => {}
+            // The file grew or shrank while it was read: copy it again.
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::InvalidData => continue,
+            Err(e) => return rejected_or_fatal(e, &job.key),
+        }
         if file_stamp(&job.path).is_none_or(|now| now == stamp) {
             return Ok(Outcome::Copied);
         }

@@ -5,8 +5,10 @@
 //! the store under the prefix) and decides from sizes and modification times which objects are
 //! already up to date. **Copying** then runs at most [`TransferOptions::parallelism`] copies at
 //! once (16 by default), each on its own task, with at most
-//! [`TransferOptions::max_in_flight_bytes`] of values in memory: a value is read whole, saved, and
-//! dropped, so memory stays bounded whatever the folder holds. Only the metadata of the plan (a
+//! [`TransferOptions::max_in_flight_bytes`] of values in memory: a value of up to 8 MiB is read
+//! whole, saved, and dropped; a larger one streams in chunks (a multipart upload on S3) and holds
+//! at most 48 MiB, so memory stays bounded whatever the folder holds (a 400 MB model costs a few
+//! MiB, not 400 MB). Only the metadata of the plan (a
 //! path or key, a size and a time per object, about 100–200 bytes each) is held for the whole run.
 //!
 //! ```
@@ -112,6 +114,7 @@ mod export;
 mod folder;
 mod import;
 mod plan;
+mod streamed;
 
 pub use copy::copy_store;
 pub use export::export_to_dir;

@@ -188,7 +188,8 @@ where
     loop {
         while running.len() < parallelism {
             let Some((item, size)) = jobs.next() else { break };
-            let wanted = u32::try_from(size.div_ceil(1024)).unwrap_or(u32::MAX).clamp(1, budget_kib);
+            let memory = super::streamed::memory_for(size);
+            let wanted = u32::try_from(memory.div_ceil(1024)).unwrap_or(u32::MAX).clamp(1, budget_kib);
             let permit = budget.clone().acquire_many_owned(wanted).await.map_err(internal)?;
             let work = job(item);
             running.spawn(async move {

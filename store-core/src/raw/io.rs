@@ -5,9 +5,12 @@
 //! thread that may block, and handing work to another thread only costs time there. Backends
 //! call [`offload`]: it runs the closure inline when the current thread allows blocking (the
 //! blocking facade marks its calls with [`BlockingScope`]) or when no runtime is running, and
-//! on the blocking pool otherwise.
+//! on the blocking pool otherwise. [`file_stream`] and [`reader_stream`] turn a file or a reader
+//! into the chunk stream a streamed save takes.
 
 use std::cell::Cell;
+
+pub use crate::large_values::{file_stream, reader_stream};
 
 use crate::error::{Error, Result};
 
