@@ -114,7 +114,7 @@ impl S3Backend {
         let resolved = config::resolve(url, options)?;
         let build = |builder: object_store::aws::AmazonS3Builder| {
             builder.build().map_err(|e| Error::Config {
-                url: url.original.clone(),
+                url: store_core::error::redact_url(&url.original),
                 message: format!("cannot configure the S3 client: {e}"),
             })
         };

@@ -235,6 +235,24 @@ pub fn human_bytes(n: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
+/// A store URL fit for a message: the values of query options that carry credentials
+/// (`secret_access_key`, `session_token`, `access_key_id`, any `*password*`, ...) are replaced by
+/// `***`. Every [`Error::Config`] holds its URL this way.
+pub fn redact_url(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else { return url.to_string() };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| {
+            let name = pair.split_once('=').map_or(pair, |(n, _)| n);
+            let lower = name.to_ascii_lowercase();
+            let secret =
+                ["secret", "token", "password", "credential", "signature", "key_id"].iter().any(|s| lower.contains(s));
+            if secret && pair.contains('=') { format!("{name}=***") } else { pair.to_string() }
+        })
+        .collect();
+    format!("{base}?{}", pairs.join("&"))
+}
+
 /// Keys in messages are cut to a readable length, with control characters escaped (`\n`,
 /// `\u{1b}`): a refused key must not forge log lines or drive a terminal when printed.
 pub(crate) fn shorten(s: &str) -> String {
@@ -289,6 +307,14 @@ mod tests {
         assert!(e.to_string().contains("delete objects from"), "{e}");
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(human_bytes(10), "10 B");
+    }
+
+    #[test]
+    fn urls_in_messages_hide_credentials() {
+        let url = "s3://b/p?endpoint=http://h:9&access_key_id=AKIA&secret_access_key=topsecret&aws_session_token=t0k";
+        let shown = redact_url(url);
+        assert_eq!(shown, "s3://b/p?endpoint=http://h:9&access_key_id=***&secret_access_key=***&aws_session_token=***");
+        assert_eq!(redact_url("file:///data"), "file:///data");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use futures::future::BoxFuture;
 use linkme::distributed_slice;
 
 use crate::backend::Backend;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, redact_url};
 use crate::memory::MemoryBackend;
 
 /// A parsed store URL.
@@ -33,7 +33,7 @@ pub struct StoreUrl {
 impl StoreUrl {
     /// Splits `url` into scheme, location and query options.
     pub fn parse(url: &str) -> Result<(StoreUrl, Vec<(String, String)>)> {
-        let bad = |message: String| Error::Config { url: url.to_string(), message };
+        let bad = |message: String| Error::Config { url: redact_url(url), message };
         let Some((scheme, rest)) = url.split_once("://") else {
             return Err(bad(format!(
                 "a store URL looks like scheme://location, for example file:///data/store, file://./storage, \
@@ -73,7 +73,7 @@ pub struct BackendOptions {
 impl BackendOptions {
     /// Options for `url` (used in messages).
     pub fn new(url: &str, entries: impl IntoIterator<Item = (String, String)>) -> BackendOptions {
-        BackendOptions { url: url.to_string(), entries: entries.into_iter().collect() }
+        BackendOptions { url: redact_url(url), entries: entries.into_iter().collect() }
     }
 
     /// Removes and returns an option.
@@ -180,7 +180,7 @@ pub async fn open_backend(url: &str, extra: Vec<(String, String)>) -> Result<Arc
     options.extend(extra);
     let Some(factory) = find(&parsed.scheme) else {
         return Err(Error::Config {
-            url: url.to_string(),
+            url: redact_url(url),
             message: format!(
                 "no backend is registered for '{}://' (known: {}); enable the objstore feature that provides it \
                  (local for file://, s3 for s3://)",
