@@ -71,7 +71,7 @@
 pub use store_core::{
     Access, Backend, CacheOptions, CachePolicy, Capabilities, Error, Format, GetOptions, GetResult, Key, KeyBuf,
     LimitKind, Limits, Object, ObjectMeta, ObjectStore, Operation, PutMode, Result, StoreBuilder, StoreLock, Usage,
-    Version, blocking, error, ledger, register_backend, registry,
+    Version, blocking, error, io, ledger, register_backend, registry,
 };
 
 #[cfg(feature = "local")]
