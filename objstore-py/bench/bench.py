@@ -271,11 +271,13 @@ def bench_pandas(url: str, count: int, megabytes: int) -> None:
     rng = np.random.default_rng(3)
     df = pd.DataFrame({f"c{i}": rng.standard_normal(rows) for i in range(10)})
     store_url = url.replace(f"s3://{bucket}", f"s3://{bucket}/{prefix}", 1)
-    ours_opts = {"url": store_url}
+    # pandas passes storage_options to url_to_fs(url, ...): hence "store_url". Every read is cold:
+    # a new filesystem (no memo of the last object) for objstore and for s3fs.
+    ours_opts = {"store_url": store_url, "skip_instance_cache": True}
     df.to_parquet("objstore://frame.parquet", storage_options=ours_opts)
     size = objstore.ObjectStore(store_url).head("frame.parquet")["size"]
     s3_opts = {"key": opts["access_key_id"], "secret": opts["secret_access_key"], "endpoint_url": opts["endpoint"],
-               "client_kwargs": {"region_name": "us-east-1"}}
+               "client_kwargs": {"region_name": "us-east-1"}, "skip_instance_cache": True}
     obs_fs = obstore.fsspec.FsspecStore("s3", endpoint=opts["endpoint"], access_key_id=opts["access_key_id"],
                                         secret_access_key=opts["secret_access_key"], region="us-east-1",
                                         client_options={"allow_http": True})

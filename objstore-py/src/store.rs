@@ -469,6 +469,19 @@ impl PyObjectStore {
         self.read_json_impl(py, key)
     }
 
+    /// The value under ``key`` with its metadata, read together: ``(bytes, {"key", "size",
+    /// "version", "modified"})`` (the version is the one of exactly these bytes).
+    fn read_object<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyDict>)> {
+        let store = self.handle(py)?;
+        let key = convert::key(py, key)?;
+        let object = run(py, store.read_object(key))?.py(py)?;
+        Ok((to_pybytes(py, &object.bytes), meta_dict(py, &object.meta)?))
+    }
+
     /// Bytes ``start`` to ``end`` (exclusive) of the value under ``key``, with Python's slice
     /// rules: negative positions count from the end, ``end=None`` reads to the end, a range past
     /// the end is empty.

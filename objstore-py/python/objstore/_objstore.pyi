@@ -106,6 +106,8 @@ class ObjectStore:
         """The JSON value under ``key``."""
     def ReadJson(self, key: str) -> Json:
         """LEAN's spelling of :meth:`read_json`."""
+    def read_object(self, key: str) -> tuple[bytes, ObjectInfo]:
+        """The value with its metadata, read together (the version is that of these bytes)."""
     def read_range(self, key: str, start: int = 0, end: int | None = None) -> bytes:
         """Bytes ``start`` to ``end`` of the value (Python slice rules)."""
     def read_ranges(self, key: str, ranges: Iterable[tuple[int | None, int | None]]) -> list[bytes]:

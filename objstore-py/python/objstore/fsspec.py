@@ -27,7 +27,8 @@ Paths are keys; folders are key prefixes (``a/b`` is a folder when ``a/b/...`` k
 ``mkdir`` creates nothing, since a prefix exists once a key under it does.
 
 Reads: whole objects are read once per open file while the store reads whole values
-(``store.ranged_reads`` is False); byte ranges (``cat_file(path, start, end)``,
+(``store.ranged_reads`` is False), and a second open of an unchanged object (same version)
+reuses the last one read; byte ranges (``cat_file(path, start, end)``,
 ``cat_ranges``) go through ``store.read_range``/``read_ranges``, the one place that changes
 when the store gains ranged reads. Writes are buffered in memory and saved as one value when
 the file is closed (or the transaction commits).
@@ -77,6 +78,10 @@ class ObjstoreFileSystem(AbstractFileSystem):
         if store is None:
             store = ObjectStore(url or store_url or os.environ.get("OBJSTORE_URL"), **options)
         self.store = store
+        # The last whole value read for a file, by key: (version, bytes). Readers such as
+        # pyarrow open a file more than once (schema, then data); while the store reads whole
+        # values only, this saves a second download of an unchanged object.
+        self._whole: dict[str, tuple[str, bytes]] = {}
 
     # ----- paths ------------------------------------------------------------------------------
 
@@ -205,6 +210,23 @@ class ObjstoreFileSystem(AbstractFileSystem):
         except NotFoundError as e:
             raise FileNotFoundError(str(e)) from e
 
+    def _read_whole(self, key: str, version: str | None) -> bytes:
+        """The whole value of ``key``; served from the last one read when its version is still
+        ``version`` (the version the file's ``info`` saw)."""
+        hit = self._whole.get(key)
+        if hit is not None and version is not None and hit[0] == version:
+            return hit[1]
+        try:
+            data, meta = self.store.read_object(key)
+        except NotFoundError as e:
+            raise FileNotFoundError(str(e)) from e
+        self._whole = {key: (meta["version"], data)} if len(data) <= _WHOLE_MEMO_BYTES else {}
+        return data
+
+    def invalidate_cache(self, path: str | None = None) -> None:
+        self._whole = {}
+        super().invalidate_cache(path)
+
     def cat_file(self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any) -> bytes:
         return self._read_range(self._key(path), start, end)
 
@@ -285,6 +307,9 @@ class ObjstoreFileSystem(AbstractFileSystem):
         self.store.save_bytes(dst, data)
 
 
+# The largest whole value kept for a second open of the same unchanged object.
+_WHOLE_MEMO_BYTES = 512 * 1024 * 1024
+
 _FSSPEC_OPTIONS = {"use_listings_cache", "listings_expiry_time", "max_paths", "asynchronous", "loop"}
 
 
@@ -297,6 +322,9 @@ class ObjstoreFile(AbstractBufferedFile):
         super().__init__(fs, path, mode=mode, **kwargs)
 
     def _fetch_range(self, start: int, end: int) -> bytes:
+        if not self.fs.store.ranged_reads and start == 0 and end >= self.size:
+            # The "all" cache fetches the whole value once: maybe already read by another open.
+            return self.fs._read_whole(self.path, self.details.get("version"))
         return self.fs._read_range(self.path, start, end)
 
     def _initiate_upload(self) -> None:
