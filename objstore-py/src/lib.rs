@@ -3,13 +3,13 @@
 //! The native part (`objstore._objstore`) of the Python package built from `python/objstore`
 //! by maturin. Python code imports `objstore`, never this module directly.
 //!
-//! - [`store`]: `ObjectStore`, LEAN's API in both spellings, with project views.
-//! - [`manager`] and [`monitor`]: `ObjectStoreManager`, `StorageCategory`, `Settings`,
+//! - `store`: `ObjectStore`, LEAN's API in both spellings, with project views.
+//! - `manager` and `monitor`: `ObjectStoreManager`, `StorageCategory`, `Settings`,
 //!   `StoredObject`, `StorageMonitor` (seed 002's shape).
-//! - [`runtime`]: where futures run, the GIL released around I/O, and fork safety.
-//! - [`errors`]: Rust errors as the exceptions of `objstore.errors`.
-//! - [`convert`]: keys, bytes-like values and JSON between Python and Rust.
-//! - [`ranges`]: the one place that decides how byte ranges are read (fsspec uses it).
+//! - `runtime`: where futures run, the GIL released around I/O, and fork safety.
+//! - `errors`: Rust errors as the exceptions of `objstore.errors`.
+//! - `convert`: keys, bytes-like values and JSON between Python and Rust.
+//! - `ranges`: the one place that decides how byte ranges are read (fsspec uses it).
 //!
 //! Invariant: nothing here panics on what Python passes in; every failure is a Python exception.
 
