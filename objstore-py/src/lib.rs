@@ -64,6 +64,7 @@ fn _generation() -> u64 {
 #[pymodule]
 fn _objstore(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    runtime::prime_allocator();
     m.add_class::<store::PyObjectStore>()?;
     m.add_class::<store::KeyValuePair>()?;
     m.add_class::<store::Entries>()?;
