@@ -103,7 +103,7 @@ const OWN_OPTIONS: &[&str] = &[
 
 /// Reads the URL, the environment and the options.
 pub(crate) fn resolve(url: &StoreUrl, mut given: BackendOptions) -> Result<Resolved> {
-    let bad = |message: String| Error::Config { url: url.original.clone(), message };
+    let bad = |message: String| Error::Config { url: store_core::url::redact(&url.original), message };
     let (bucket, prefix) = url.location.split_once('/').unwrap_or((&url.location, ""));
     if bucket.is_empty() {
         return Err(bad("s3:// needs a bucket: s3://bucket or s3://bucket/prefix".into()));

@@ -175,8 +175,11 @@ impl ObjectStore {
         Ok(get_object(&*self.shared.stack, &key).await?.bytes)
     }
 
-    /// The bytes under `key` when the stack can answer without I/O (a fresh cache hit).
-    pub(crate) fn read_bytes_ready(&self, key: &str) -> Result<Option<Bytes>> {
+    /// The bytes under `key` when the stack can answer without I/O or waiting (a fresh cache
+    /// hit), else `None` (which never means "absent": call [`ObjectStore::read_bytes`]). For
+    /// callers that pay to hand work to another thread or release a lock first (the blocking
+    /// facade, the Python module).
+    pub fn read_bytes_ready(&self, key: &str) -> Result<Option<Bytes>> {
         let key = self.key(key)?;
         Ok(self.shared.stack.get_ready(&key))
     }

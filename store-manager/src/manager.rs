@@ -232,6 +232,13 @@ impl Manager {
 
     /// The object's description and its bytes; `None` when absent or expired.
     pub async fn load_object(&self, key: &str) -> Result<Option<(StoredObject, Bytes)>> {
+        Ok(self.load_encoded(key).await?.map(|(object, _, bytes)| (object, bytes)))
+    }
+
+    /// Like [`Manager::load_object`], with how the value was saved: [`Encoding::Json`] by
+    /// [`Manager::save`], [`Encoding::Bytes`] by [`Manager::save_bytes`] (so a caller that takes
+    /// both, such as the Python module, hands back the same kind of value it was given).
+    pub async fn load_encoded(&self, key: &str) -> Result<Option<(StoredObject, Encoding, Bytes)>> {
         self.ready()?;
         let key = manager_key(key)?;
         let Some((place, object)) = self.find_copy(&key).await? else { return Ok(None) };
@@ -241,9 +248,10 @@ impl Manager {
         if stored.is_expired(self.now()) {
             return Ok(None);
         }
+        let encoding = frame.header.encoding;
         let bytes =
             run_cpu(frame.header.size as usize, move || frame.open()).await.map_err(|e| frame_error(&store_key, e))?;
-        Ok(Some((stored, bytes)))
+        Ok(Some((stored, encoding, bytes)))
     }
 
     /// What is known about `key` (category, sizes, times, metadata) without decoding its value;

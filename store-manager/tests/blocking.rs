@@ -38,3 +38,18 @@ fn a_backtest_loop_saves_loads_lists_and_cleans_up() {
     assert_eq!(manager.list_archived(&Category::TradingState).unwrap().len(), 40);
     assert!(manager.problems().unwrap().is_empty());
 }
+
+#[test]
+fn load_encoded_says_how_each_value_was_saved() {
+    use store_manager::format::Encoding;
+    let store = store_core::blocking::open("memory://").unwrap();
+    let manager = Manager::new(store, Settings::default());
+    manager.save("as_json", &json!({"a": 1}), SaveOptions::new(Category::ResearchData)).unwrap();
+    manager.save_bytes("as_bytes", b"{\"a\": 1}".to_vec(), SaveOptions::new(Category::MlModels)).unwrap();
+    let load = |key: &str| store_core::blocking::block_on(manager.as_async().load_encoded(key)).unwrap().unwrap();
+    let (object, encoding, bytes) = load("as_json").unwrap();
+    assert_eq!((object.category, encoding, &bytes[..]), (Category::ResearchData, Encoding::Json, &b"{\"a\":1}"[..]));
+    let (object, encoding, bytes) = load("as_bytes").unwrap();
+    assert_eq!((object.category, encoding, &bytes[..]), (Category::MlModels, Encoding::Bytes, &b"{\"a\": 1}"[..]));
+    assert!(load("absent").is_none());
+}

@@ -8,11 +8,14 @@
 //!   started, also when a test fails; then checks and unit-tests the Prometheus alerting rules
 //!   with `promtool`. Before the tests it finds `promtool` and `prometheus` (installing Debian's
 //!   `prometheus` package when they are missing) and passes their paths to the tests
-//!   (`OBJSTORE_TEST_PROMTOOL`, `OBJSTORE_TEST_PROMETHEUS`). ARGS go to `cargo test`.
+//!   (`OBJSTORE_TEST_PROMTOOL`, `OBJSTORE_TEST_PROMETHEUS`). ARGS go to `cargo test`. Then it
+//!   builds the Python package into `target/objstore-py/venv` (`pip install ./objstore-py`) and
+//!   runs its pytest suite against the same servers.
 //! - `lint`: `cargo fmt --check`, clippy with warnings as errors, docs with warnings as errors.
 //! - `bench [ARGS]`: the benchmark tables (each figure beside its floor measured in the same
 //!   run), local disk and cache, then S3 against a SeaweedFS it starts; `--quick` for fewer
-//!   rounds, `--only NAME` for one group.
+//!   rounds, `--only NAME` for one group; `--only python` runs the Python package's bench
+//!   (objstore-py/bench/bench.py) in its virtual environment instead.
 //! - `servers`: starts SeaweedFS and moto, prints the variables that point tests at them, and
 //!   waits (Ctrl-C stops them).
 //! - `fuzz [--minutes N] [TARGET...]`: runs the cargo-fuzz targets of `fuzz/` (key parsing, frame
@@ -26,6 +29,7 @@
 mod fuzz;
 mod image;
 mod prometheus;
+mod python;
 mod servers;
 mod soak;
 mod tools;
@@ -183,6 +187,8 @@ fn test(extra: &[String]) -> Result<(), String> {
     let mut args = vec!["test", "--workspace", "--all-features", "--locked"];
     args.extend(extra.iter().map(String::as_str));
     let result = cargo(&args, &env);
+    // The Python package's pytest suite (local disk, SeaweedFS, moto), built as users build it.
+    let result = result.and_then(|()| python::test(&servers.env));
     let reliability = soak::report(&soak::summary_file(), false);
     match image::local_minio_tag() {
         Some(tag) if result.is_ok() => {
@@ -230,6 +236,12 @@ fn lint() -> Result<(), String> {
 
 fn bench(extra: &[String]) -> Result<(), String> {
     let servers = start_s3_servers(false)?;
+    // `--only python`: the Python package's bench (objstore-py/bench/bench.py) alone.
+    if let Some(i) = extra.windows(2).position(|w| w[0] == "--only" && w[1] == "python") {
+        let rest: Vec<String> =
+            extra.iter().enumerate().filter(|(j, _)| *j != i && *j != i + 1).map(|(_, a)| a.clone()).collect();
+        return python::bench(&servers.env, &rest);
+    }
     let mut args =
         vec!["bench", "--locked", "-p", "objstore", "--features", "object-store-compat", "--bench", "store", "--"];
     args.extend(extra.iter().map(String::as_str));
