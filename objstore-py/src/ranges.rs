@@ -1,9 +1,10 @@
 //! Reading parts of a value: the one place that decides how a byte range is fetched.
 //!
-//! Today the store's contract reads whole values, so a range is cut from the whole value (a
-//! cached value costs no I/O; a large one is read once per call, which is why the fsspec files
-//! read a whole object once when [`RANGED_READS`] is false). When the facade gains a ranged
-//! read, [`read_ranges`] calls it and [`RANGED_READS`] turns true; nothing else changes.
+//! Each range is one ranged read of the store (a `pread` on local disk, one `Range` GET on S3, a
+//! slice of a cached value): the value's size and version are read first (`head`, free for a
+//! cached value), then every range of the call concurrently, each conditional on that version,
+//! so the ranges of one call never mix two values. [`RANGED_READS`] tells the fsspec layer that
+//! it need not fetch whole objects.
 //!
 //! Ranges follow Python slicing: `start` and `end` may be negative (counted from the end),
 //! `end` may be `None` (to the end), and both are clipped to the value, so a range past the end
@@ -13,7 +14,7 @@ use bytes::Bytes;
 use objstore::ObjectStore;
 
 /// True when ranges are fetched from storage as ranges (not cut from whole values).
-pub const RANGED_READS: bool = false;
+pub const RANGED_READS: bool = true;
 
 /// One byte range, as Python gives it.
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +36,17 @@ impl PyRange {
 
 /// The bytes of each range of `key`'s value, in order.
 pub async fn read_ranges(store: &ObjectStore, key: &str, ranges: &[PyRange]) -> objstore::Result<Vec<Bytes>> {
-    let whole = store.read_bytes(key).await?;
-    Ok(ranges.iter().map(|r| whole.slice(r.within(whole.len() as u64))).collect())
+    let meta = store.head(key).await?;
+    let version = &meta.version;
+    let reads = ranges.iter().map(|r| {
+        let range = r.within(meta.size);
+        async move {
+            if range.is_empty() {
+                return Ok(Bytes::new());
+            }
+            let wanted = objstore::ByteRange::bounded(range.start as u64..range.end as u64);
+            Ok(store.read_range_with(key, wanted, Some(version)).await?.bytes)
+        }
+    });
+    futures::future::try_join_all(reads).await
 }

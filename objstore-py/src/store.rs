@@ -515,8 +515,8 @@ impl PyObjectStore {
         PyList::new(py, parts.iter().map(|p| to_pybytes(py, p)))
     }
 
-    /// True when :meth:`read_range` fetches only the range from storage; False while the store
-    /// reads whole values and cuts the range (fsspec files then read an object once).
+    /// True: :meth:`read_range` and :meth:`read_ranges` fetch only the ranges from storage (a
+    /// ``pread`` on disk, a ``Range`` GET on S3), so fsspec files read ahead in blocks.
     #[getter]
     fn ranged_reads(&self) -> bool {
         ranges::RANGED_READS

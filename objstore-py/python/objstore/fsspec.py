@@ -26,12 +26,12 @@ the option ``store_url`` (it means the same everywhere).
 Paths are keys; folders are key prefixes (``a/b`` is a folder when ``a/b/...`` keys exist).
 ``mkdir`` creates nothing, since a prefix exists once a key under it does.
 
-Reads: whole objects are read once per open file while the store reads whole values
-(``store.ranged_reads`` is False), and a second open of an unchanged object (same version)
-reuses the last one read; byte ranges (``cat_file(path, start, end)``,
-``cat_ranges``) go through ``store.read_range``/``read_ranges``, the one place that changes
-when the store gains ranged reads. Writes are buffered in memory and saved as one value when
-the file is closed (or the transaction commits).
+Reads: byte ranges (``cat_file(path, start, end)``, ``cat_ranges``, and the blocks an open
+file reads ahead) go through ``store.read_range``/``read_ranges``, which fetch only those
+bytes from storage (a ``pread`` on disk, one ``Range`` GET on S3, each conditional on the
+version the read started from), so a parquet footer read does not download the file.
+Writes are buffered in memory and saved as one value when the file is closed (or the
+transaction commits).
 """
 
 from __future__ import annotations
