@@ -151,6 +151,16 @@ async fn the_server_stops_and_comes_back_mid_workload() {
     weed.start();
     wait_until_up(&store).await;
     let saved_before_recovery = acknowledged.lock().unwrap().clone();
+    // Listing works as soon as the server answers; saves need a writable volume, which a
+    // restarted SeaweedFS takes a moment (longer on a loaded machine) to register. Wait for
+    // saves to succeed again, up to a minute, then for two more seconds of them.
+    let new_saves = |acknowledged: &Arc<Mutex<BTreeMap<String, String>>>| {
+        acknowledged.lock().unwrap().iter().filter(|(k, v)| saved_before_recovery.get(*k) != Some(v)).count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while new_saves(&acknowledged) == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, Ordering::Release);
     for w in writers {
@@ -158,8 +168,7 @@ async fn the_server_stops_and_comes_back_mid_workload() {
     }
 
     assert!(while_down > 0, "no operation failed while the server was down: was it?");
-    let after: usize =
-        acknowledged.lock().unwrap().iter().filter(|(k, v)| saved_before_recovery.get(*k) != Some(v)).count();
+    let after = new_saves(&acknowledged);
     assert!(after > 0, "the store did not work again after the server came back (without reopening)");
     // Nothing acknowledged is lost: every last acknowledged value is there, exactly.
     store.clear();
