@@ -49,6 +49,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    bound_allocator();
     let args = args::Cli::parse();
     init_tracing(args.secrets());
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -63,6 +64,25 @@ fn main() -> ExitCode {
         Err(failure) => {
             report(&failure);
             ExitCode::from(failure.code)
+        }
+    }
+}
+
+/// Memory a large-value transfer leaves behind goes back to the system (glibc).
+///
+/// glibc serves blocks of 128 KiB and more by `mmap` until the process frees one, then raises
+/// that threshold to the size of the block freed (up to 32 MiB). A streamed transfer frees 5 MiB
+/// multipart parts by the dozen, on whatever thread ran them: after the first, parts come from
+/// the threads' heaps, which keep the freed memory, and an import to S3 of a 192 MiB file peaked
+/// at 110 MiB instead of 73 MiB. A fixed threshold of 4 MiB keeps parts in `mmap` (returned when
+/// freed) and the 1 MiB chunks in the heap (reused). Other allocators have no such call.
+fn bound_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallopt only sets an allocator parameter; it is called before any thread starts.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
         }
     }
 }
