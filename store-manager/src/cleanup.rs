@@ -2,6 +2,9 @@
 //! are removed once their retention (`auto_cleanup.keep_days`) has passed; superseded copies (an
 //! older copy of a key that a newer save holds in another category, left by a move that a crash
 //! or a failed flush interrupted) are removed.
+//!
+//! Invariant: every delete here is conditional on the version that was read and judged (expired,
+//! superseded, past retention); an object saved again since then is left alone.
 
 use std::time::{Duration, SystemTime};
 
@@ -237,13 +240,18 @@ impl Manager {
     /// Deletes `key` in `place` only while it still holds `version`, the one that was read (a
     /// save since then must survive). True when it was deleted.
     async fn delete_if_unchanged(&self, place: &Place, key: &str, version: &Version) -> Result<bool> {
-        match self.inner.store.head(&place.store_key(key)).await {
-            Ok(meta) if meta.version == *version => {}
-            Ok(_) => return Ok(false),
+        match self.inner.store.delete_if_match(&place.store_key(key), version).await {
+            Ok(()) => {}
+            // Saved again since it was read (the index learns the new version at the next scan),
+            // or already gone.
+            Err(store_core::Error::Precondition { .. }) => return Ok(false),
             Err(e) if e.is_not_found() => return Ok(false),
             Err(e) => return Err(e.into()),
         }
-        self.delete_recorded(place, key).await
+        let mut index = self.index();
+        let epoch = index.next_epoch();
+        index.put(place, key, crate::manager::tombstone(epoch));
+        Ok(true)
     }
 
     async fn purge_one(&self, category: Category, key: String, now: SystemTime) -> Result<Outcome> {
@@ -260,7 +268,7 @@ impl Manager {
         if !due {
             return Ok(Outcome::Untouched);
         }
-        if !self.delete_recorded(&place, &key).await? {
+        if !self.delete_if_unchanged(&place, &key, &object.meta.version).await? {
             return Ok(Outcome::Untouched);
         }
         Ok(Outcome::Purged { freed: object.bytes.len() as u64 })

@@ -39,7 +39,16 @@
 //! both copies are stored and the newer one wins: loads, listings and searches see only it,
 //! usage counts both until [`Manager::cleanup`] removes the older ([`CleanupReport::superseded`]).
 //! The save that moved the key reports success once its new copy is durable; a failure to remove
-//! the old copy is logged as a warning. Give the manager its own view
+//! the old copy is logged as a warning.
+//!
+//! The manager never deletes what someone saved after it looked: every delete it decides on
+//! itself (a move's old copy, expired, superseded and archived copies in a cleanup) removes
+//! only the version it examined ([`store_core::ObjectStore::delete_if_match`]), so a save of the
+//! same key by another process, a plain store handle or another manager in between survives
+//! (exact on memory, local disk, SeaweedFS and moto; see
+//! [`store_core::Capabilities::conditional_delete`] for other servers). Two processes moving one
+//! key in opposite directions at once may both return `Ok`; the key survives, and the copy
+//! saved last wins. Give the manager its own view
 //! (`store.project("managed")`) to keep its folders apart from other data.
 //!
 //! Every object describes itself: a 16-byte prefix, a JSON header (key, category, encoding,

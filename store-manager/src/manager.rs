@@ -186,10 +186,17 @@ impl Manager {
         };
 
         let meta = self.inner.store.save_bytes_with(&store_key, Bytes::from(frame), PutMode::Overwrite).await?;
-        for other in &reservation.others {
-            match self.inner.store.delete(&Place::Live(other.clone()).store_key(&key)).await {
-                Ok(()) => {}
-                Err(e) if e.is_not_found() => {}
+        // A move: remove the old copies, each only while it holds the version the index saw (a
+        // save of that copy by another process since then is newer, and must survive).
+        let mut removed = Vec::new();
+        for (other, version) in &reservation.others {
+            match self.inner.store.delete_if_match(&Place::Live(other.clone()).store_key(&key), version).await {
+                Ok(()) => removed.push(other),
+                Err(e) if e.is_not_found() => removed.push(other),
+                Err(store_core::Error::Precondition { .. }) => tracing::info!(
+                    "'{key}' moved to {}; its copy in {other} was saved again meanwhile and stays (the newer copy wins)",
+                    opts.category
+                ),
                 Err(e) => tracing::warn!("'{key}' moved to {}, its old copy in {other} remains: {e}", opts.category),
             }
         }
@@ -200,7 +207,7 @@ impl Manager {
             let entry =
                 Entry { version: Some(meta.version), stored_size, epoch, seen: 0, kind: Kind::Managed(object.clone()) };
             index.put(&place, &key, entry);
-            for other in &reservation.others {
+            for other in removed {
                 index.put(&Place::Live(other.clone()), &key, tombstone(epoch));
             }
         }

@@ -3,6 +3,8 @@
 
 use std::sync::{Arc, PoisonError};
 
+use store_core::Version;
+
 use crate::category::Category;
 use crate::error::{Error, Quota, Result};
 use crate::index::{Index, Place};
@@ -15,8 +17,9 @@ pub struct Reservation {
     category_bytes: u64,
     bytes: u64,
     files: u64,
-    /// Other live categories holding the same key (they are removed after the put).
-    pub others: Vec<Category>,
+    /// Other live categories holding the same key, with the version the index saw there (after
+    /// the put, each is removed only while it still holds that version).
+    pub others: Vec<(Category, Version)>,
 }
 
 impl Drop for Reservation {
@@ -36,17 +39,19 @@ pub fn reserve(inner: &Arc<Inner>, key: &str, category: &Category, stored_size: 
     let mut index = inner.index.lock().unwrap_or_else(PoisonError::into_inner);
     let here = Place::Live(category.clone());
     let old_here = index.get(&here, key).filter(|e| e.counts()).map(|e| e.stored_size);
-    let others: Vec<(Category, u64)> = index
+    let others: Vec<(Category, u64, Version)> = index
         .folders
         .iter()
         .filter_map(|(place, folder)| match place {
-            Place::Live(c) if c != category => {
-                folder.entries.get(key).filter(|e| e.counts()).map(|e| (c.clone(), e.stored_size))
-            }
+            Place::Live(c) if c != category => folder
+                .entries
+                .get(key)
+                .filter(|e| e.counts())
+                .and_then(|e| Some((c.clone(), e.stored_size, e.version.clone()?))),
             _ => None,
         })
         .collect();
-    let old_total = old_here.unwrap_or(0) + others.iter().map(|(_, s)| s).sum::<u64>();
+    let old_total = old_here.unwrap_or(0) + others.iter().map(|(_, s, _)| s).sum::<u64>();
     let category_bytes = stored_size.saturating_sub(old_here.unwrap_or(0));
     let bytes = stored_size.saturating_sub(old_total);
     let files = u64::from(old_here.is_none() && others.is_empty());
@@ -81,7 +86,7 @@ pub fn reserve(inner: &Arc<Inner>, key: &str, category: &Category, stored_size: 
         category_bytes,
         bytes,
         files,
-        others: others.into_iter().map(|(c, _)| c).collect(),
+        others: others.into_iter().map(|(c, _, v)| (c, v)).collect(),
     })
 }
 

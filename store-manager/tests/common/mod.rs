@@ -17,7 +17,9 @@ use store_manager::clock::ManualClock;
 use store_manager::{Manager, Settings};
 use tempfile::TempDir;
 
+pub mod hook;
 mod trading;
+#[allow(unused_imports)] // not every test file that includes this module uses it
 pub use trading::trading_json;
 
 /// One case's storage: a fresh store, its URL (to open more handles on it) and a clock.
