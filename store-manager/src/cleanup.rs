@@ -166,10 +166,15 @@ impl Manager {
         let place = Place::Live(category.clone());
         let store_key = place.store_key(&key);
         let store = &self.inner.store;
-        let Some(object) = self.read_recorded(&place, &key, start).await? else {
+        // Archiving needs the value; deciding and deleting need only the header.
+        let read = match archive {
+            true => self.read_recorded(&place, &key, start).await?,
+            false => self.read_head_recorded(&place, &key, start).await?,
+        };
+        let Some(object) = read else {
             return Ok(Outcome::Untouched);
         };
-        let frame = match format::decode(&object.bytes) {
+        let frame = match format::decode_head(&object.bytes, object.meta.size) {
             Ok(frame) => frame,
             Err(e) => return Ok(Outcome::Skipped(frame_error(&store_key, e).to_string())),
         };
@@ -209,7 +214,7 @@ impl Manager {
         if !self.delete_if_unchanged(&place, &key, &object.meta.version).await? {
             return Ok(Outcome::Untouched);
         }
-        Ok(Outcome::Expired { archived: archive, freed: object.bytes.len() as u64, written })
+        Ok(Outcome::Expired { archived: archive, freed: object.meta.size, written })
     }
 
     /// Removes the copy of `key` in `category` when a newer copy of it lives in the category the
@@ -221,11 +226,12 @@ impl Manager {
         let owner = self.index().owner.get(key.as_str()).cloned();
         let Some(owner) = owner.filter(|owner| *owner != category) else { return Ok(Outcome::Untouched) };
         let place = Place::Live(category);
-        let Some(old) = self.read_recorded(&place, &key, start).await? else { return Ok(Outcome::Untouched) };
-        let Some(new) = self.read_recorded(&Place::Live(owner), &key, start).await? else {
+        let Some(old) = self.read_head_recorded(&place, &key, start).await? else { return Ok(Outcome::Untouched) };
+        let Some(new) = self.read_head_recorded(&Place::Live(owner), &key, start).await? else {
             return Ok(Outcome::Untouched);
         };
-        let created = |o: &store_core::Object| format::decode(&o.bytes).ok().map(|f| f.header.created_ms);
+        let created =
+            |o: &store_core::Object| format::decode_head(&o.bytes, o.meta.size).ok().map(|f| f.header.created_ms);
         match (created(&old), created(&new)) {
             (Some(old), Some(new)) if new > old => {}
             // A damaged copy, or two saves in the same millisecond: leave both.
@@ -234,7 +240,7 @@ impl Manager {
         if !self.delete_if_unchanged(&place, &key, &old.meta.version).await? {
             return Ok(Outcome::Untouched);
         }
-        Ok(Outcome::Superseded { freed: old.bytes.len() as u64 })
+        Ok(Outcome::Superseded { freed: old.meta.size })
     }
 
     /// Deletes `key` in `place` only while it still holds `version`, the one that was read (a
@@ -258,10 +264,10 @@ impl Manager {
         let _guard = self.lock_key(&key).await;
         let start = self.index().epoch;
         let place = Place::Archive(category);
-        let Some(object) = self.read_recorded(&place, &key, start).await? else {
+        let Some(object) = self.read_head_recorded(&place, &key, start).await? else {
             return Ok(Outcome::Untouched);
         };
-        let due = format::decode(&object.bytes)
+        let due = format::decode_head(&object.bytes, object.meta.size)
             .ok()
             .and_then(|f| f.header.purge_after_ms)
             .is_some_and(|at| format::from_ms(at) <= now);
@@ -271,6 +277,6 @@ impl Manager {
         if !self.delete_if_unchanged(&place, &key, &object.meta.version).await? {
             return Ok(Outcome::Untouched);
         }
-        Ok(Outcome::Purged { freed: object.bytes.len() as u64 })
+        Ok(Outcome::Purged { freed: object.meta.size })
     }
 }

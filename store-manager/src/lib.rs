@@ -104,6 +104,7 @@ pub mod clock;
 mod codec;
 pub mod error;
 pub mod format;
+mod head;
 mod index;
 mod manager;
 pub mod object;

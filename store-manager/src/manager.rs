@@ -1,6 +1,7 @@
 //! The `Manager`: categories, quotas, expiry, compression and metadata over an `ObjectStore`.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
@@ -43,6 +44,8 @@ pub(crate) struct Inner {
     pub(crate) scan_lock: tokio::sync::Mutex<()>,
     /// Why saves are refused, when they are (see [`Manager::refuse_saves`]).
     saves_refused: Mutex<Option<String>>,
+    /// The size of the first ranged read of a header (see `head.rs`).
+    pub(crate) head_read_len: AtomicU64,
 }
 
 impl std::fmt::Debug for Manager {
@@ -73,6 +76,7 @@ impl Manager {
                 key_locks,
                 scan_lock: tokio::sync::Mutex::new(()),
                 saves_refused: Mutex::new(None),
+                head_read_len: AtomicU64::new(crate::head::FIRST_READ),
             }),
         }
     }
@@ -238,7 +242,7 @@ impl Manager {
     pub async fn load_object(&self, key: &str) -> Result<Option<(StoredObject, Bytes)>> {
         self.ready()?;
         let key = manager_key(key)?;
-        let Some((place, object)) = self.find_copy(&key).await? else { return Ok(None) };
+        let Some((place, object)) = self.find_copy(&key, Read::Whole).await? else { return Ok(None) };
         let store_key = place.store_key(&key);
         let frame = format::decode(&object.bytes).map_err(|e| frame_error(&store_key, e))?;
         let stored = stored_object(place.category(), &key, &frame, object.bytes.len() as u64);
@@ -270,27 +274,27 @@ impl Manager {
                 Err(e) => return Err(e.into()),
             }
         }
-        let Some((place, object)) = self.find_copy(&key).await? else { return Ok(None) };
+        let Some((place, object)) = self.find_copy(&key, Read::Head).await? else { return Ok(None) };
         let store_key = place.store_key(&key);
-        let frame = format::decode(&object.bytes).map_err(|e| frame_error(&store_key, e))?;
-        let stored = stored_object(place.category(), &key, &frame, object.bytes.len() as u64);
+        let frame = format::decode_head(&object.bytes, object.meta.size).map_err(|e| frame_error(&store_key, e))?;
+        let stored = stored_object(place.category(), &key, &frame, object.meta.size);
         Ok((!stored.is_expired(self.now())).then_some(stored))
     }
 
     /// Reads the copy of `key` (the newest when several categories hold one) and records what
     /// it is in the index.
-    async fn find_copy(&self, key: &str) -> Result<Option<(Place, Object)>> {
+    async fn find_copy(&self, key: &str, read: Read) -> Result<Option<(Place, Object)>> {
         let start = self.index().epoch;
         let owner = self.index().owner.get(key).cloned();
         if let Some(category) = &owner {
             let place = Place::Live(category.clone());
-            if let Some(object) = self.read_recorded(&place, key, start).await? {
+            if let Some(object) = self.read_as(read, &place, key, start).await? {
                 return Ok(Some((place, object)));
             }
         }
         let candidates: Vec<Category> =
             self.candidate_categories().into_iter().filter(|c| Some(c) != owner.as_ref()).collect();
-        let mut found = self.probe(key, &candidates, start).await?;
+        let mut found = self.probe(key, &candidates, start, read).await?;
         if found.is_empty() && !self.index().loaded {
             // A custom category another process created is only known after a full scan.
             self.ensure_loaded().await?;
@@ -300,22 +304,22 @@ impl Manager {
                 .into_iter()
                 .filter(|c| !candidates.contains(c) && Some(c) != owner.as_ref())
                 .collect();
-            found = self.probe(key, &more, start).await?;
+            found = self.probe(key, &more, start, read).await?;
         }
         // Several copies only exist after a crash between a move's put and delete, or when two
         // processes saved the key in different categories at once: the newest wins.
         let newest = found.into_iter().max_by_key(|(place, object)| {
-            let created = format::decode(&object.bytes).ok().map(|f| f.header.created_ms);
+            let created = format::decode_head(&object.bytes, object.meta.size).ok().map(|f| f.header.created_ms);
             (created, std::cmp::Reverse(place.clone()))
         });
         Ok(newest)
     }
 
-    async fn probe(&self, key: &str, categories: &[Category], start: u64) -> Result<Vec<(Place, Object)>> {
+    async fn probe(&self, key: &str, categories: &[Category], start: u64, read: Read) -> Result<Vec<(Place, Object)>> {
         let reads = categories.iter().map(|category| {
             let place = Place::Live(category.clone());
             async move {
-                let result = self.read_recorded(&place, key, start).await;
+                let result = self.read_as(read, &place, key, start).await;
                 result.map(|found| found.map(|object| (place, object)))
             }
         });
@@ -339,9 +343,33 @@ impl Manager {
         out
     }
 
+    /// Reads `key` in `place` whole or only its header, and records what was found.
+    async fn read_as(&self, read: Read, place: &Place, key: &str, start: u64) -> Result<Option<Object>> {
+        match read {
+            Read::Whole => self.read_recorded(place, key, start).await,
+            Read::Head => self.read_head_recorded(place, key, start).await,
+        }
+    }
+
     /// Reads `key` in `place` and records what was found (or that nothing was) in the index.
     pub(crate) async fn read_recorded(&self, place: &Place, key: &str, start: u64) -> Result<Option<Object>> {
         match self.inner.store.read_object(&place.store_key(key)).await {
+            Ok(object) => {
+                self.observe(place, key, &object, start);
+                Ok(Some(object))
+            }
+            Err(e) if e.is_not_found() => {
+                self.observe_gone(place, key, start);
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Reads the prefix and header of `key` in `place` (see `head.rs`) and records what was
+    /// found (or that nothing was) in the index.
+    pub(crate) async fn read_head_recorded(&self, place: &Place, key: &str, start: u64) -> Result<Option<Object>> {
+        match self.read_head(&place.store_key(key), None).await {
             Ok(object) => {
                 self.observe(place, key, &object, start);
                 Ok(Some(object))
@@ -655,6 +683,15 @@ impl Manager {
     }
 }
 
+/// How much of an object a lookup reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// The value too (a load).
+    Whole,
+    /// The prefix and header (metadata).
+    Head,
+}
+
 /// A tombstone recorded at `epoch`.
 pub(crate) fn tombstone(epoch: u64) -> Entry {
     Entry { version: None, stored_size: 0, epoch, seen: 0, kind: Kind::Tombstone }
@@ -693,7 +730,7 @@ pub(crate) fn stored_object(category: &Category, key: &str, frame: &format::Fram
 /// The index entry for an object read from `place`.
 pub(crate) fn entry_for(place: &Place, key: &str, object: &Object, epoch: u64) -> Entry {
     let stored_size = object.meta.size.max(object.bytes.len() as u64);
-    let kind = match (format::decode(&object.bytes), place) {
+    let kind = match (format::decode_head(&object.bytes, stored_size), place) {
         (Err(FrameError::NotManaged), _) => Kind::Foreign,
         (Err(FrameError::Corrupt(reason)), _) => Kind::Corrupt(reason),
         (Ok(frame), Place::Live(category)) => {

@@ -1,25 +1,21 @@
-//! Scans: bring the index up to date with one listing, reading only objects whose version
-//! changed (all of them on a cold start).
+//! Scans: bring the index up to date with one listing, reading only the headers of objects
+//! whose version changed (all of them on a cold start), by ranged reads (see `head.rs`).
+//!
+//! Invariants: one scan at a time; a scan never undoes a change this process made after it
+//! started (entries carry epochs); an object that cannot be read is recorded as such (it still
+//! takes room) unless the failure is transient, which fails the scan.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::Read;
-use std::path::Path;
 
-use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
-use store_core::{Object, ObjectMeta};
+use store_core::ObjectMeta;
 
 use crate::error::Result;
-use crate::format;
-use crate::index::{Index, Place};
+use crate::index::{Entry, Index, Kind, Place};
 use crate::manager::{Manager, entry_for};
 
 /// Objects read at once while a scan re-reads what changed.
 const READ_CONCURRENCY: usize = 16;
-/// Objects up to this size are read whole by a scan; larger ones, on local disk, only up to the
-/// end of their header.
-const READ_WHOLE_UP_TO: u64 = 64 * 1024;
 
 impl Manager {
     /// Scans every folder once if no full scan has completed yet (quotas need every figure).
@@ -28,20 +24,6 @@ impl Manager {
             return Ok(());
         }
         self.sync(None).await
-    }
-
-    /// Reads what the index needs of an object: on local disk only the prefix and header of a
-    /// large one (a 400 MB model is not read to learn its category), else the whole object.
-    async fn read_for_index(&self, store_key: &str, meta: ObjectMeta) -> store_core::Result<Object> {
-        let store = &self.inner.store;
-        if meta.size > READ_WHOLE_UP_TO
-            && store.capabilities().local_paths
-            && let Some(path) = store.local_file(store_key).await?
-        {
-            let key = store_key.to_string();
-            return store_core::raw::io::offload(move || read_header(&path, &key, meta)).await;
-        }
-        store.read_object(store_key).await
     }
 
     /// Brings the index up to date for one folder (`Some`) or for the whole store (`None`).
@@ -87,21 +69,27 @@ impl Manager {
 
         let mut reads = stream::iter(to_read)
             .map(|(place, key, meta)| async move {
-                let result = self.read_for_index(&place.store_key(&key), meta).await;
-                (place, key, result)
+                let result = self.read_head(&place.store_key(&key), Some(&meta)).await;
+                (place, key, meta, result)
             })
             .buffer_unordered(READ_CONCURRENCY);
-        while let Some((place, key, result)) = reads.next().await {
-            let object = match result {
-                Ok(object) => object,
-                Err(e) if e.is_not_found() => continue,
-                Err(e) => return Err(e.into()),
+        while let Some((place, key, meta, result)) = reads.next().await {
+            let mut entry = match result {
+                Ok(object) => entry_for(&place, &key, &object, start),
+                // Gone since the listing, or changing under the reads: the next scan sees it.
+                Err(e) if e.is_not_found() || matches!(e, store_core::Error::Precondition { .. }) => continue,
+                Err(e) if e.is_transient() => return Err(e.into()),
+                // Unreadable for good (a link out of the root, a file the process may not read):
+                // it still takes room; `problems` names it.
+                Err(e) => {
+                    tracing::warn!("the manager cannot read '{}': {e}", place.store_key(&key));
+                    unreadable(&meta, &e, start)
+                }
             };
             let mut index = self.index();
             match index.folders.get_mut(&place).and_then(|f| f.entries.get_mut(key.as_str())) {
                 Some(e) if e.epoch > start => e.seen = scan,
                 _ => {
-                    let mut entry = entry_for(&place, &key, &object, start);
                     entry.seen = scan;
                     index.put(&place, &key, entry);
                 }
@@ -124,22 +112,15 @@ impl Manager {
     }
 }
 
-/// The prefix and header of the object in `path` (the listing's metadata describes it; if the
-/// file changed since, the next scan sees a new version and reads it again).
-fn read_header(path: &Path, key: &str, meta: ObjectMeta) -> store_core::Result<Object> {
-    let io = |e: std::io::Error| match e.kind() {
-        std::io::ErrorKind::NotFound => store_core::Error::NotFound { key: key.to_string() },
-        _ => store_core::Error::io(format!("cannot read the header of '{key}'"), e),
-    };
-    let mut file = File::open(path).map_err(io)?;
-    let mut bytes = Vec::with_capacity(4096);
-    (&mut file).take(format::PREFIX_LEN as u64).read_to_end(&mut bytes).map_err(io)?;
-    if bytes.len() == format::PREFIX_LEN && bytes[..8] == format::MAGIC {
-        let header_len = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
-        let wanted = u64::from(header_len).min(meta.size.saturating_sub(format::PREFIX_LEN as u64));
-        file.take(wanted).read_to_end(&mut bytes).map_err(io)?;
+/// The entry of an object that cannot be read (as listed: its size and version).
+fn unreadable(meta: &ObjectMeta, e: &store_core::Error, epoch: u64) -> Entry {
+    Entry {
+        version: Some(meta.version.clone()),
+        stored_size: meta.size,
+        epoch,
+        seen: 0,
+        kind: Kind::Corrupt(format!("cannot be read: {e}")),
     }
-    Ok(Object { bytes: Bytes::from(bytes), meta })
 }
 
 /// Forgets the entries of `place` the scan did not see, unless this process changed them

@@ -17,7 +17,7 @@ use store_core::raw::ledger::UsageLedger;
 use store_core::raw::{Backend, ByteStream, StoreLock};
 use store_core::{
     ByteRange, Capabilities, GetOptions, GetResult, Key, KeyBuf, ObjectMeta, ObjectStore, ObjectStream, PutMode,
-    RangeRead, Result, Usage, Version,
+    RangeRead, Result, StoreBuilder, Usage, Version,
 };
 
 /// Code a hook runs, given the key of the call that triggered it.
@@ -46,14 +46,15 @@ impl Hooks {
 
     /// A store on `url` with this layer on top.
     pub async fn store(&self, url: &str) -> ObjectStore {
+        self.builder(url).build().await.unwrap()
+    }
+
+    /// A builder for a store on `url` with this layer on top (add more layers above it).
+    pub fn builder(&self, url: &str) -> StoreBuilder {
         let hooks = self.clone();
-        ObjectStore::builder(url)
-            .layer(move |inner: Arc<dyn Backend>| -> Arc<dyn Backend> {
-                Arc::new(HookLayer { inner, hooks: hooks.clone() })
-            })
-            .build()
-            .await
-            .unwrap()
+        ObjectStore::builder(url).layer(move |inner: Arc<dyn Backend>| -> Arc<dyn Backend> {
+            Arc::new(HookLayer { inner, hooks: hooks.clone() })
+        })
     }
 }
 
