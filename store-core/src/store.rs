@@ -115,6 +115,25 @@ impl ObjectStore {
         ObjectStore { shared: self.shared.clone(), project: Some(parsed) }
     }
 
+    /// The project this view is scoped to (nested views joined with `/`, as its keys are
+    /// stored: `store.project("a").project("b")` is `"a/b"`), or `None` for the whole store.
+    /// An invalid project id is given as it was written.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let store = store_core::open("memory://").await?;
+    /// assert_eq!(store.project_id(), None);
+    /// assert_eq!(store.project("managed").project_id(), Some("managed"));
+    /// # Ok::<(), store_core::Error>(()) }).unwrap();
+    /// ```
+    pub fn project_id(&self) -> Option<&str> {
+        match &self.project {
+            None => None,
+            Some(Ok(project)) => Some(project.as_str()),
+            Some(Err((given, _))) => Some(given.as_str()),
+        }
+    }
+
     /// The project prefix of a view (with a trailing `/`), or `""`.
     fn prefix(&self) -> Result<String> {
         match &self.project {

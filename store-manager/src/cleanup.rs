@@ -135,6 +135,9 @@ impl Manager {
         }
         report.freed_bytes = freed_total.saturating_sub(written_total);
         report.skipped.sort();
+        if report.removed() > 0 || report.archived > 0 {
+            self.schedule_snapshot();
+        }
         Ok(report)
     }
 

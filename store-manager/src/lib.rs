@@ -99,6 +99,7 @@
 
 pub mod blocking;
 pub mod category;
+mod census;
 pub mod cleanup;
 pub mod clock;
 mod codec;
@@ -107,12 +108,16 @@ pub mod format;
 mod head;
 mod index;
 mod manager;
+mod marker;
 pub mod object;
+mod persist;
 mod quota;
 mod scan;
 pub mod settings;
+mod snapshot;
 
 pub use category::Category;
+pub use census::StoreCensus;
 pub use cleanup::CleanupReport;
 pub use error::{Error, Quota, Result};
 pub use manager::Manager;

@@ -1,9 +1,8 @@
 //! The `Manager`: categories, quotas, expiry, compression and metadata over an `ObjectStore`.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use futures::future::join_all;
@@ -16,7 +15,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::format::{self, Encoding, FrameError, Header};
 use crate::index::{Entry, Index, Kind, Place};
-use crate::object::{ArchivedObject, CategoryUsage, Checksum, SaveOptions, StoredObject};
+use crate::object::{ArchivedObject, Checksum, SaveOptions, StoredObject};
 use crate::quota;
 use crate::settings::{Settings, SettingsError};
 
@@ -46,6 +45,16 @@ pub(crate) struct Inner {
     saves_refused: Mutex<Option<String>>,
     /// The size of the first ranged read of a header (see `head.rs`).
     pub(crate) head_read_len: AtomicU64,
+    /// How often the index snapshot is written after changes (`None`: no snapshots).
+    pub(crate) snapshot_every: Mutex<Option<Duration>>,
+    /// One snapshot write at a time.
+    pub(crate) snapshot_lock: tokio::sync::Mutex<()>,
+    /// A deferred snapshot write is scheduled.
+    pub(crate) snapshot_pending: AtomicBool,
+    /// When the last snapshot was written.
+    pub(crate) last_snapshot: Mutex<Option<Instant>>,
+    /// One change-marker write at a time (see `marker.rs`).
+    pub(crate) marker_lock: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Manager {
@@ -66,6 +75,8 @@ impl Manager {
     pub fn with_clock(store: ObjectStore, settings: Settings, clock: impl Clock) -> Self {
         let settings_problem = settings.validate().err();
         let key_locks = (0..KEY_LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect();
+        // A snapshot only helps a store that outlives the process.
+        let snapshot_every = store.capabilities().persistent.then_some(crate::snapshot::DEFAULT_SNAPSHOT_INTERVAL);
         Manager {
             inner: Arc::new(Inner {
                 store,
@@ -77,6 +88,11 @@ impl Manager {
                 scan_lock: tokio::sync::Mutex::new(()),
                 saves_refused: Mutex::new(None),
                 head_read_len: AtomicU64::new(crate::head::FIRST_READ),
+                snapshot_every: Mutex::new(snapshot_every),
+                snapshot_lock: tokio::sync::Mutex::new(()),
+                snapshot_pending: AtomicBool::new(false),
+                last_snapshot: Mutex::new(None),
+                marker_lock: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -189,6 +205,7 @@ impl Manager {
             }
         };
 
+        let adds_copy = self.index().get(&place, &key).is_none_or(|e| !e.counts());
         let meta = self.inner.store.save_bytes_with(&store_key, Bytes::from(frame), PutMode::Overwrite).await?;
         // A move: remove the old copies, each only while it holds the version the index saw (a
         // save of that copy by another process since then is newer, and must survive).
@@ -216,7 +233,11 @@ impl Manager {
             }
         }
         drop(reservation);
+        if adds_copy && self.uses_marker() {
+            self.bump_marker(&key).await;
+        }
         drop(guard);
+        self.schedule_snapshot();
         Ok(Arc::unwrap_or_clone(object))
     }
 
@@ -294,6 +315,12 @@ impl Manager {
         }
         let candidates: Vec<Category> =
             self.candidate_categories().into_iter().filter(|c| Some(c) != owner.as_ref()).collect();
+        if self.knows_every_copy(candidates.len()).await? {
+            // No probing: the index holds every copy (usually none: one request in all).
+            let known = self.known_copies(key);
+            let found = self.probe(key, &known, start, read).await?;
+            return Ok(newest(found));
+        }
         let mut found = self.probe(key, &candidates, start, read).await?;
         if found.is_empty() && !self.index().loaded {
             // A custom category another process created is only known after a full scan.
@@ -306,13 +333,38 @@ impl Manager {
                 .collect();
             found = self.probe(key, &more, start, read).await?;
         }
-        // Several copies only exist after a crash between a move's put and delete, or when two
-        // processes saved the key in different categories at once: the newest wins.
-        let newest = found.into_iter().max_by_key(|(place, object)| {
-            let created = format::decode_head(&object.bytes, object.meta.size).ok().map(|f| f.header.created_ms);
-            (created, std::cmp::Reverse(place.clone()))
-        });
-        Ok(newest)
+        Ok(newest(found))
+    }
+
+    /// True when the index holds every live copy of every key (see `marker.rs`), after listing
+    /// the store again when the marker changed and that costs at most `probes` requests.
+    async fn knows_every_copy(&self, probes: usize) -> Result<bool> {
+        if !self.uses_marker() || !self.index().loaded {
+            return Ok(false);
+        }
+        if self.index_is_current().await? {
+            return Ok(true);
+        }
+        if !self.relisting_is_cheap(probes) {
+            return Ok(false);
+        }
+        self.sync(None).await?;
+        Ok(self.index().marker_seen.is_some())
+    }
+
+    /// The live categories the index says hold a copy of `key`.
+    fn known_copies(&self, key: &str) -> Vec<Category> {
+        let index = self.index();
+        let mut out: Vec<Category> = index
+            .folders
+            .iter()
+            .filter_map(|(place, folder)| match place {
+                Place::Live(c) if folder.entries.get(key).is_some_and(Entry::counts) => Some(c.clone()),
+                _ => None,
+            })
+            .collect();
+        out.sort();
+        out
     }
 
     async fn probe(&self, key: &str, categories: &[Category], start: u64, read: Read) -> Result<Vec<(Place, Object)>> {
@@ -421,7 +473,9 @@ impl Manager {
         let _guard = self.lock_key(&key).await;
         let start = self.index().epoch;
         let mut categories = self.candidate_categories();
-        if !self.index().loaded {
+        if self.knows_every_copy(categories.len()).await? {
+            categories = self.known_copies(&key);
+        } else if !self.index().loaded {
             self.ensure_loaded().await?;
             categories = self.candidate_categories();
         }
@@ -440,7 +494,11 @@ impl Manager {
         for result in join_all(deletes).await {
             deleted |= result?;
         }
-        if deleted { Ok(()) } else { Err(store_core::Error::NotFound { key }.into()) }
+        if !deleted {
+            return Err(store_core::Error::NotFound { key }.into());
+        }
+        self.schedule_snapshot();
+        Ok(())
     }
 
     /// The keys of `category`'s live (unexpired) objects, oldest first (ties by key).
@@ -515,57 +573,6 @@ impl Manager {
         Ok(out)
     }
 
-    /// What each category holds (every category with objects or an allocation).
-    pub async fn usage_by_category(&self) -> Result<BTreeMap<Category, CategoryUsage>> {
-        self.ready()?;
-        self.sync(None).await?;
-        let now = self.now();
-        let settings = &self.inner.settings;
-        let index = self.index();
-        let mut out: BTreeMap<Category, CategoryUsage> = settings
-            .storage_allocation
-            .keys()
-            .map(|c| {
-                (c.clone(), CategoryUsage { allocation_bytes: settings.allocation_bytes(c), ..Default::default() })
-            })
-            .collect();
-        for (place, folder) in &index.folders {
-            let Place::Live(category) = place else { continue };
-            let usage = out.entry(category.clone()).or_insert_with(|| CategoryUsage {
-                allocation_bytes: settings.allocation_bytes(category),
-                ..Default::default()
-            });
-            usage.files += folder.figures.files;
-            usage.stored_bytes += folder.figures.bytes;
-            for entry in folder.entries.values() {
-                if let Some(object) = entry.managed() {
-                    usage.original_bytes += object.size;
-                    if object.is_expired(now) {
-                        usage.expired_files += 1;
-                        usage.expired_bytes += entry.stored_size;
-                    }
-                }
-            }
-        }
-        out.retain(|_, u| u.files > 0 || u.allocation_bytes.is_some());
-        Ok(out)
-    }
-
-    /// What the archive holds (all categories together).
-    pub async fn archive_usage(&self) -> Result<CategoryUsage> {
-        self.ready()?;
-        self.sync(None).await?;
-        let index = self.index();
-        let mut usage = CategoryUsage::default();
-        for (place, folder) in &index.folders {
-            if let Place::Archive(_) = place {
-                usage.files += folder.figures.files;
-                usage.stored_bytes += folder.figures.bytes;
-            }
-        }
-        Ok(usage)
-    }
-
     /// The archived copies of `category`'s expired objects, oldest archive first.
     pub async fn list_archived(&self, category: &Category) -> Result<Vec<ArchivedObject>> {
         self.ready()?;
@@ -615,14 +622,21 @@ impl Manager {
         self.ready()?;
         self.sync(None).await?;
         let index = self.index();
+        let settings = &self.inner.settings;
         let mut out: Vec<(String, String)> = index
             .folders
             .iter()
+            // Folders only named like a category hold unmanaged objects, not problems.
+            .filter(|(place, _)| match place {
+                Place::Live(category) => crate::census::is_category(&index, settings, category),
+                Place::Archive(_) => true,
+            })
             .flat_map(|(place, folder)| folder.entries.iter().map(move |(key, entry)| (place, key, entry)))
             .filter_map(|(place, key, entry)| {
                 let store_key = place.store_key(key);
                 match &entry.kind {
                     Kind::Corrupt(reason) => Some((store_key, format!("corrupt: {reason}"))),
+                    Kind::Unreadable(reason) => Some((store_key, format!("unreadable: {reason}"))),
                     Kind::Foreign => Some((store_key, "not written by the manager (no manager header)".to_string())),
                     _ => None,
                 }
@@ -683,6 +697,15 @@ impl Manager {
     }
 }
 
+/// The newest of several copies of one key (several only exist after a crash between a move's
+/// put and delete, or when two processes saved the key in different categories at once).
+fn newest(found: Vec<(Place, Object)>) -> Option<(Place, Object)> {
+    found.into_iter().max_by_key(|(place, object)| {
+        let created = format::decode_head(&object.bytes, object.meta.size).ok().map(|f| f.header.created_ms);
+        (created, std::cmp::Reverse(place.clone()))
+    })
+}
+
 /// How much of an object a lookup reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Read {
@@ -714,16 +737,42 @@ pub(crate) fn frame_error(store_key: &str, e: FrameError) -> Error {
 /// category and key it is (the folder is where the quota counts it).
 pub(crate) fn stored_object(category: &Category, key: &str, frame: &format::Frame, stored_size: u64) -> StoredObject {
     let h = &frame.header;
+    stored_object_from(
+        category,
+        key,
+        h.size,
+        stored_size,
+        frame.codec == format::Codec::Zstd,
+        h.created_ms,
+        h.expires_ms,
+        h.metadata.clone(),
+        frame.checksum,
+    )
+}
+
+/// The description of a managed object from its header's fields.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn stored_object_from(
+    category: &Category,
+    key: &str,
+    size: u64,
+    stored_size: u64,
+    compressed: bool,
+    created_ms: u64,
+    expires_ms: Option<u64>,
+    metadata: serde_json::Map<String, serde_json::Value>,
+    checksum: Checksum,
+) -> StoredObject {
     StoredObject {
         key: key.to_string(),
         category: category.clone(),
-        size: h.size,
+        size,
         stored_size,
-        compressed: frame.codec == format::Codec::Zstd,
-        created: format::from_ms(h.created_ms),
-        expires: h.expires_ms.map(format::from_ms),
-        metadata: h.metadata.clone(),
-        checksum: frame.checksum,
+        compressed,
+        created: format::from_ms(created_ms),
+        expires: expires_ms.map(format::from_ms),
+        metadata,
+        checksum,
     }
 }
 

@@ -1,5 +1,7 @@
 //! Quotas: room is reserved in the index before a put and given back if the put fails, so
 //! concurrent saves through one manager can never take a category or the store past a limit.
+//! `max_storage_gb` and `max_files` count every object of the store (categories, archive and
+//! unmanaged objects; not the manager's and monitor's own small files).
 
 use std::sync::{Arc, PoisonError};
 
@@ -59,8 +61,10 @@ pub fn reserve(inner: &Arc<Inner>, key: &str, category: &Category, stored_size: 
         Err(Error::QuotaExceeded { key: key.to_string(), quota, used, requested, limit })
     };
 
+    // The store-wide limits count every object of the store: unmanaged ones too (the tier's
+    // room is the whole store's), as of the last full scan.
     let max_files = settings.max_files;
-    let files_used = index.totals.files + index.reserved.files;
+    let files_used = index.totals.files + index.unmanaged.files + index.reserved.files;
     if files > 0 && files_used + files > max_files {
         return refuse(Quota::Files, files_used, files, max_files);
     }
@@ -71,7 +75,7 @@ pub fn reserve(inner: &Arc<Inner>, key: &str, category: &Category, stored_size: 
         }
     }
     let max_bytes = settings.max_storage_bytes();
-    let used = index.totals.bytes + index.reserved.bytes;
+    let used = index.totals.bytes + index.unmanaged.bytes + index.reserved.bytes;
     if bytes > 0 && used + bytes > max_bytes {
         return refuse(Quota::Storage, used, bytes, max_bytes);
     }

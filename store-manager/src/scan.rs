@@ -1,17 +1,20 @@
 //! Scans: bring the index up to date with one listing, reading only the headers of objects
 //! whose version changed (all of them on a cold start), by ranged reads (see `head.rs`).
 //!
+//! A full scan also counts what lies outside the manager's folders, and the first one of a
+//! manager starts from the index snapshot in the store (`snapshot.rs`).
+//!
 //! Invariants: one scan at a time; a scan never undoes a change this process made after it
 //! started (entries carry epochs); an object that cannot be read is recorded as such (it still
 //! takes room) unless the failure is transient, which fails the scan.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use futures::{StreamExt, TryStreamExt, stream};
 use store_core::ObjectMeta;
 
 use crate::error::Result;
-use crate::index::{Entry, Index, Kind, Place};
+use crate::index::{Entry, Figures, Index, Kind, Place, is_internal};
 use crate::manager::{Manager, entry_for};
 
 /// Objects read at once while a scan re-reads what changed.
@@ -27,45 +30,82 @@ impl Manager {
     }
 
     /// Brings the index up to date for one folder (`Some`) or for the whole store (`None`).
+    ///
+    /// A full scan lists the whole store once: objects outside the category folders and the
+    /// archive are counted (unmanaged, or the manager's and monitor's own files). The first
+    /// full scan of a manager also reads the index snapshot (`snapshot.rs`) beside the listing,
+    /// and reads headers only of objects whose version it does not record.
     pub(crate) async fn sync(&self, scope: Option<&Place>) -> Result<()> {
         let _one_scan_at_a_time = self.inner.scan_lock.lock().await;
         let start = self.index().epoch;
+        let full = scope.is_none();
+        let cold = full && !self.index().loaded;
+        // Before the listing: a copy a manager adds after this is either listed or bumps it.
+        let marker = match full && self.uses_marker() {
+            true => Some(self.marker_version().await?),
+            false => None,
+        };
         let prefix = scope.map(Place::prefix).unwrap_or_default();
-        let listed: Vec<ObjectMeta> = self.inner.store.list(&prefix).try_collect().await?;
+        let listing = self.inner.store.list(&prefix).try_collect::<Vec<ObjectMeta>>();
+        let (listed, snapshot) = match cold && self.index_snapshots().is_some() {
+            true => futures::join!(listing, self.read_snapshot()),
+            false => (listing.await, None),
+        };
+        let listed = listed?;
+        let listed_count = listed.len() as u64;
 
         let mut groups: HashMap<Place, Vec<ObjectMeta>> = HashMap::new();
+        let mut outside = Outside::default();
         match scope {
             Some(place) => {
                 groups.insert(place.clone(), listed);
             }
             None => {
                 for meta in listed {
-                    if let Some((place, _)) = Place::classify(meta.key.as_str()) {
-                        groups.entry(place).or_default().push(meta);
+                    match Place::classify(meta.key.as_str()) {
+                        Some((place, _)) => groups.entry(place).or_default().push(meta),
+                        None => outside.add(meta),
                     }
                 }
             }
         }
 
-        // Mark what is unchanged; collect what must be read.
-        let (scan, to_read) = {
+        // Mark what is unchanged; take what the snapshot records; collect what must be read.
+        let (scan, to_read, from_snapshot) = {
             let mut index = self.index();
             index.scan_seq += 1;
             let scan = index.scan_seq;
             let mut to_read = Vec::new();
+            let mut from_snapshot = 0usize;
             for (place, metas) in &groups {
                 let skip = place.prefix().len();
-                let mut folder = index.folders.get_mut(place);
                 for meta in metas {
                     let key = &meta.key.as_str()[skip..];
-                    match folder.as_mut().and_then(|f| f.entries.get_mut(key)) {
-                        Some(e) if e.epoch > start || e.version.as_ref() == Some(&meta.version) => e.seen = scan,
+                    let known = index.folders.get_mut(place).and_then(|f| f.entries.get_mut(key));
+                    match known {
+                        Some(e) if e.epoch > start || unchanged(e, meta) => {
+                            e.seen = scan;
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    let recorded = snapshot.as_ref().and_then(|s| s.get(meta.key.as_str()));
+                    match recorded {
+                        Some(entry) if entry.version.as_ref() == Some(&meta.version) => {
+                            let entry = Entry { epoch: start, seen: scan, ..entry.clone() };
+                            index.put(place, key, entry);
+                            from_snapshot += 1;
+                        }
                         _ => to_read.push((place.clone(), key.to_string(), meta.clone())),
                     }
                 }
             }
-            (scan, to_read)
+            (scan, to_read, from_snapshot)
         };
+        // The snapshot holds exactly what the store holds: nothing new to persist (yet).
+        let managed_listed: usize = groups.values().map(Vec::len).sum();
+        let snapshot_current =
+            snapshot.as_ref().is_some_and(|s| s.len() == from_snapshot) && from_snapshot == managed_listed;
 
         let mut reads = stream::iter(to_read)
             .map(|(place, key, meta)| async move {
@@ -79,8 +119,8 @@ impl Manager {
                 // Gone since the listing, or changing under the reads: the next scan sees it.
                 Err(e) if e.is_not_found() || matches!(e, store_core::Error::Precondition { .. }) => continue,
                 Err(e) if e.is_transient() => return Err(e.into()),
-                // Unreadable for good (a link out of the root, a file the process may not read):
-                // it still takes room; `problems` names it.
+                // Unreadable (a link out of the root, a file the process may not read): it still
+                // takes room; `problems` names it; the next scan tries again.
                 Err(e) => {
                     tracing::warn!("the manager cannot read '{}': {e}", place.store_key(&key));
                     unreadable(&meta, &e, start)
@@ -97,18 +137,60 @@ impl Manager {
         }
         drop(reads);
 
-        let mut index = self.index();
-        let places: Vec<Place> = match scope {
-            Some(place) => vec![place.clone()],
-            None => index.folders.keys().cloned().collect(),
+        let changed = {
+            let mut index = self.index();
+            let before = index.changes;
+            let places: Vec<Place> = match scope {
+                Some(place) => vec![place.clone()],
+                None => index.folders.keys().cloned().collect(),
+            };
+            for place in places {
+                forget_unseen(&mut index, &place, scan, start);
+            }
+            if full {
+                index.loaded = true;
+                index.listed = listed_count;
+                index.unmanaged = outside.unmanaged;
+                index.internal = outside.internal;
+                if let Some(marker) = marker {
+                    index.marker_seen = Some(marker);
+                }
+                if snapshot_current && index.changes == before {
+                    index.persisted = index.changes;
+                }
+            }
+            index.changes != index.persisted
         };
-        for place in places {
-            forget_unseen(&mut index, &place, scan, start);
-        }
-        if scope.is_none() {
-            index.loaded = true;
+        drop(_one_scan_at_a_time);
+        match (full, changed) {
+            (true, true) => self.persist_quietly().await,
+            (false, true) => self.schedule_snapshot(),
+            _ => {}
         }
         Ok(())
+    }
+}
+
+/// True when the entry describes exactly the listed object (an unreadable one is tried again).
+fn unchanged(entry: &Entry, meta: &ObjectMeta) -> bool {
+    entry.version.as_ref() == Some(&meta.version) && !matches!(entry.kind, Kind::Unreadable(_))
+}
+
+/// What a full listing found outside the category folders and the archive.
+#[derive(Default)]
+struct Outside {
+    unmanaged: Figures,
+    internal: BTreeMap<String, (u64, store_core::Version)>,
+}
+
+impl Outside {
+    fn add(&mut self, meta: ObjectMeta) {
+        if is_internal(meta.key.as_str()) {
+            self.internal.insert(meta.key.as_str().to_string(), (meta.size, meta.version));
+        } else {
+            self.unmanaged.files += 1;
+            self.unmanaged.bytes += meta.size;
+        }
     }
 }
 
@@ -119,7 +201,7 @@ fn unreadable(meta: &ObjectMeta, e: &store_core::Error, epoch: u64) -> Entry {
         stored_size: meta.size,
         epoch,
         seen: 0,
-        kind: Kind::Corrupt(format!("cannot be read: {e}")),
+        kind: Kind::Unreadable(e.to_string()),
     }
 }
 

@@ -38,6 +38,8 @@ impl Counted {
         let hooks = Hooks::default();
         let store = hooks.builder(&env.url).layer(ops.layer()).build().await.unwrap();
         let manager = Manager::with_clock(store, settings, env.clock.clone());
+        // These cases measure scans: no snapshot may spare them.
+        manager.set_index_snapshots(None);
         Counted { manager, ops, hooks }
     }
 

@@ -96,3 +96,15 @@ pub fn settings(json: Value) -> Settings {
 /// `len` bytes that do not compress, different for each seed.
 #[allow(unused_imports)] // not every test file that includes this module uses it
 pub use store_core::testkit::noise;
+
+/// The store's keys without the manager's and the monitor's own files (`_manager/`,
+/// `_monitor/`: the index snapshot, the change marker, the usage history).
+pub async fn user_keys(store: &ObjectStore) -> Vec<String> {
+    store
+        .keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|k| !k.starts_with("_manager/") && !k.starts_with("_monitor/"))
+        .collect()
+}
