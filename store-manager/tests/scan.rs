@@ -12,45 +12,11 @@ mod common;
 use std::time::Duration;
 
 use common::Env;
-use common::hook::Hooks;
+use common::counted::Counted;
 use futures::FutureExt;
-use store_manager::{Category, Manager, SaveOptions, Settings};
-use store_metrics::OperationMetrics;
+use store_manager::{Category, SaveOptions, Settings};
 
 const MIB: usize = 1 << 20;
-
-/// A manager that counts what it reads (and whether it asks for file paths), over the case's
-/// storage, with the case's clock.
-struct Counted {
-    manager: Manager,
-    ops: OperationMetrics,
-    hooks: Hooks,
-}
-
-impl Counted {
-    async fn new(env: &Env) -> Counted {
-        Counted::with(env, Settings::default()).await
-    }
-
-    async fn with(env: &Env, settings: Settings) -> Counted {
-        let registry = store_metrics::prometheus::Registry::new();
-        let ops = OperationMetrics::new(&registry).unwrap();
-        let hooks = Hooks::default();
-        let store = hooks.builder(&env.url).layer(ops.layer()).build().await.unwrap();
-        let manager = Manager::with_clock(store, settings, env.clock.clone());
-        // These cases measure scans: no snapshot may spare them.
-        manager.set_index_snapshots(None);
-        Counted { manager, ops, hooks }
-    }
-
-    /// Value bytes every read returned so far.
-    fn read_bytes(&self) -> u64 {
-        ["get", "get_ready", "get_range", "get_stream"]
-            .iter()
-            .map(|op| self.ops.read_bytes().with_label_values(&[op]).get())
-            .sum()
-    }
-}
 
 /// Stored bytes of every object in the case's store.
 async fn stored_bytes(env: &Env) -> u64 {
@@ -66,7 +32,7 @@ async fn cold_scan_reads_only_headers(env: Env) {
         writer.save_bytes(&format!("model_{i}"), common::noise(MIB, i), opts).await.unwrap();
     }
     let stored = stored_bytes(&env).await;
-    let reader = Counted::new(&env).await;
+    let reader = Counted::scanning(&env).await;
     let objects = reader.manager.list_objects(&Category::MlModels).await.unwrap();
     assert_eq!(objects.len(), 12);
     let third = objects.iter().find(|o| o.key == "model_3").unwrap();
@@ -93,7 +59,7 @@ async fn cleanup_reads_only_headers(env: Env) {
         .await
         .unwrap();
     env.clock.advance_days(2);
-    let reader = Counted::with(&env, no_archive()).await;
+    let reader = Counted::with(&env, no_archive(), false).await;
     let report = reader.manager.cleanup().await.unwrap();
     assert_eq!((report.superseded, report.expired, report.archived), (1, 1, 0), "{report:?}");
     let read = reader.read_bytes();
@@ -153,7 +119,7 @@ mod hostile_files {
     async fn swapped_after_listing(env: &Env, swap: impl FnOnce(&Path) + Send + 'static) -> Counted {
         let writer = env.manager(Settings::default());
         writer.save_bytes("big", common::noise(MIB, 9), SaveOptions::new(Category::MlModels)).await.unwrap();
-        let reader = Counted::new(env).await;
+        let reader = Counted::scanning(env).await;
         let file = root(env).join("ml_models/big");
         reader.hooks.after_list(move |_| {
             async move {
@@ -220,7 +186,7 @@ mod hostile_files {
         file.set_len(1 << 30).unwrap();
         drop(file);
         let peak_before = peak_rss();
-        let reader = Counted::new(&env).await;
+        let reader = Counted::scanning(&env).await;
         assert!(reader.manager.list_keys(&Category::MlModels).await.unwrap().is_empty());
         let grew = peak_rss().saturating_sub(peak_before);
         let problems = reader.manager.problems().await.unwrap();

@@ -17,6 +17,7 @@ use store_manager::clock::ManualClock;
 use store_manager::{Manager, Settings};
 use tempfile::TempDir;
 
+pub mod counted;
 pub mod hook;
 mod trading;
 #[allow(unused_imports)] // not every test file that includes this module uses it
@@ -46,6 +47,11 @@ impl Env {
     async fn at(url: String, dir: Option<TempDir>) -> Env {
         let store = store_core::open(&url).await.unwrap_or_else(|e| panic!("cannot open {url}: {e}"));
         Env { url, store, clock: ManualClock::new(start_time()), _dir: dir }
+    }
+
+    /// Another handle on storage a case made (a child process of a test uses it).
+    pub async fn at_url(url: &str) -> Env {
+        Env::at(url.to_string(), None).await
     }
 
     /// A store in memory.
