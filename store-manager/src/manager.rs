@@ -73,6 +73,19 @@ impl Manager {
     /// Like [`Manager::new`], with the time taken from `clock` (tests use a
     /// [`crate::clock::ManualClock`] to expire objects without sleeping).
     pub fn with_clock(store: ObjectStore, settings: Settings, clock: impl Clock) -> Self {
+        Manager::with_shared_clock(store, settings, Arc::new(clock))
+    }
+
+    /// A manager with this one's settings, clock and snapshot policy over `store` (another handle
+    /// on the same storage, or the same store with more layers on top, see
+    /// [`ObjectStore::with_layer`]). It has its own index.
+    pub fn with_store(&self, store: ObjectStore) -> Manager {
+        let manager = Manager::with_shared_clock(store, self.inner.settings.clone(), self.inner.clock.clone());
+        manager.set_index_snapshots(self.index_snapshots());
+        manager
+    }
+
+    fn with_shared_clock(store: ObjectStore, settings: Settings, clock: Arc<dyn Clock>) -> Self {
         let settings_problem = settings.validate().err();
         let key_locks = (0..KEY_LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect();
         // A snapshot only helps a store that outlives the process.
@@ -82,7 +95,7 @@ impl Manager {
                 store,
                 settings,
                 settings_problem,
-                clock: Arc::new(clock),
+                clock,
                 index: Mutex::new(Index::default()),
                 key_locks,
                 scan_lock: tokio::sync::Mutex::new(()),

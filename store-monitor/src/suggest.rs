@@ -86,6 +86,20 @@ pub fn build(s: &Statistics, fullest: Option<(Category, Vec<String>)>, tier: Tie
             bytes: None,
         });
     }
+    if filling_up && s.unmanaged.files > 0 {
+        actions.push(Action {
+            action: "review_unmanaged".into(),
+            reason: format!(
+                "{} objects outside the categories (plain saves, other programs' files) take {:.1}MB; cleanups \
+                 never remove them: delete what is no longer needed",
+                s.unmanaged.files,
+                s.unmanaged.size_bytes as f64 / MB
+            ),
+            category: None,
+            keys: Vec::new(),
+            bytes: Some(s.unmanaged.size_bytes),
+        });
+    }
     if filling_up && let Some(next) = next_tier(tier) {
         actions.push(Action {
             action: "upgrade_tier".into(),
