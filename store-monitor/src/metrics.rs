@@ -38,6 +38,8 @@ pub struct StoreMetrics {
     pub cleanup_purged: IntCounter,
     /// Bytes the cleanups freed.
     pub cleanup_freed_bytes: IntCounter,
+    /// Scans for a scrape that failed (the last figures were served).
+    pub statistics_errors: IntCounter,
 }
 
 fn reg<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, c: T) -> prometheus::Result<T> {
@@ -104,6 +106,10 @@ impl StoreMetrics {
             cleanup_archived: c("objstore_cleanup_archived_total", "Expired objects archived before removal.")?,
             cleanup_purged: c("objstore_cleanup_purged_total", "Archived copies removed after their retention.")?,
             cleanup_freed_bytes: c("objstore_cleanup_freed_bytes_total", "Bytes freed by cleanups.")?,
+            statistics_errors: c(
+                "objstore_statistics_errors_total",
+                "Scans for a scrape that failed (the last figures were served; the monitor's log says why).",
+            )?,
         })
     }
 

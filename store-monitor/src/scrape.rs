@@ -3,6 +3,10 @@
 //! are older, shared by every scrape that waits for it; at most [`MAX_WAITING_SCRAPES`] scrapes
 //! wait at once, the others are told to retry.
 //!
+//! When a scan fails, a scrape serves the last figures (`objstore_statistics_timestamp_seconds`
+//! says how old) with the operation counters and `objstore_statistics_errors_total`, and logs
+//! the error; with no figures yet it fails (500).
+//!
 //! Invariants: one scan for scrapes at a time; a scrape that waited for a scan uses its figures
 //! (they are newer than its arrival); the gauges are set from the figures served.
 
@@ -53,8 +57,19 @@ impl Monitor {
         if !self.figures_are_recent(arrived) {
             let Ok(_slot) = self.inner.scrape_slots.try_acquire() else { return Err(ScrapeError::Busy) };
             let _one_scan_at_a_time = self.inner.scan_gate.lock().await;
-            if !self.figures_are_recent(arrived) {
-                self.refresh().await.map_err(ScrapeError::Failed)?;
+            if !self.figures_are_recent(arrived)
+                && let Err(e) = self.refresh().await
+            {
+                if let Ok(metrics) = &self.inner.metrics {
+                    metrics.statistics_errors.inc();
+                }
+                let had_figures = self.inner.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_some();
+                if !had_figures {
+                    return Err(ScrapeError::Failed(e));
+                }
+                // Serve the last figures (their timestamp says how old) and the counters, which
+                // show the failing operations: the alerts need them most now.
+                tracing::error!("the store's figures could not be refreshed; serving the last ones: {e}");
             }
         }
         self.encode().map_err(ScrapeError::Failed)

@@ -223,3 +223,16 @@ async fn a_failure_goes_to_the_log_not_to_the_client() {
     assert!(!body.contains("secret-root") && !body.contains("10.1.2.3"), "the answer shows a path or endpoint: {body}");
     assert!(body.contains("log"), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_failure_the_last_figures_and_the_errors_are_served() {
+    let s = served().await;
+    s.monitor.check().await.unwrap();
+    s.monitor.set_scrape_max_age(Duration::ZERO);
+    s.control.fail.store(true, Ordering::SeqCst);
+    let (status, body) = scrape(s.addr).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("objstore_category_files{category=\"trading_state\"} 5"), "the last figures: {body}");
+    assert!(body.contains("\nobjstore_statistics_errors_total 1\n"), "{body}");
+    assert!(!body.contains("secret-root"), "{body}");
+}
