@@ -525,9 +525,13 @@ impl Manager {
         category.validate()?;
         let place = Place::Live(category.clone());
         // Whether another category holds a newer copy of a key is only known once every category
-        // was scanned (once per manager; a save needs it too); then this folder is brought up to date.
-        self.ensure_loaded().await?;
-        self.sync(Some(&place)).await?;
+        // was scanned (once per manager; a save needs it too); later, this folder alone is
+        // brought up to date (a first full scan just did that too).
+        if self.index().loaded {
+            self.sync(Some(&place)).await?;
+        } else {
+            self.ensure_loaded().await?;
+        }
         let now = self.now();
         let index = self.index();
         // A copy that a newer copy in another category supersedes is not listed (see `cleanup`).

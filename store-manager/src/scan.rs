@@ -47,7 +47,7 @@ impl Manager {
         };
         let prefix = scope.map(Place::prefix).unwrap_or_default();
         let listing = self.inner.store.list(&prefix).try_collect::<Vec<ObjectMeta>>();
-        let (listed, snapshot) = match cold && self.index_snapshots().is_some() {
+        let (listed, mut snapshot) = match cold && self.index_snapshots().is_some() {
             true => futures::join!(listing, self.read_snapshot()),
             false => (listing.await, None),
         };
@@ -71,6 +71,7 @@ impl Manager {
         }
 
         // Mark what is unchanged; take what the snapshot records; collect what must be read.
+        let snapshot_len = snapshot.as_ref().map(|s| s.len());
         let (scan, to_read, from_snapshot) = {
             let mut index = self.index();
             index.scan_seq += 1;
@@ -89,10 +90,10 @@ impl Manager {
                         }
                         _ => {}
                     }
-                    let recorded = snapshot.as_ref().and_then(|s| s.get(meta.key.as_str()));
+                    let recorded = snapshot.as_mut().and_then(|s| s.remove(meta.key.as_str()));
                     match recorded {
                         Some(entry) if entry.version.as_ref() == Some(&meta.version) => {
-                            let entry = Entry { epoch: start, seen: scan, ..entry.clone() };
+                            let entry = Entry { epoch: start, seen: scan, ..entry };
                             index.put(place, key, entry);
                             from_snapshot += 1;
                         }
@@ -104,8 +105,7 @@ impl Manager {
         };
         // The snapshot holds exactly what the store holds: nothing new to persist (yet).
         let managed_listed: usize = groups.values().map(Vec::len).sum();
-        let snapshot_current =
-            snapshot.as_ref().is_some_and(|s| s.len() == from_snapshot) && from_snapshot == managed_listed;
+        let snapshot_current = snapshot_len.is_some_and(|len| len == from_snapshot) && from_snapshot == managed_listed;
 
         let mut reads = stream::iter(to_read)
             .map(|(place, key, meta)| async move {

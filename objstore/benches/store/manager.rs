@@ -222,7 +222,7 @@ fn expired_cleanup(rt: &Runtime, dir: &Path) -> String {
 
 /// What a listing of the category returns, the plain way: each file's relative name and size,
 /// names sorted.
-fn plain_listing(folder: &Path) -> Vec<(String, u64)> {
+pub fn plain_listing(folder: &Path) -> Vec<(String, u64)> {
     let mut out = Vec::new();
     walk(folder, "", &mut out);
     out.sort_unstable_by(|a, b| a.0.cmp(&b.0));

@@ -34,7 +34,7 @@ fn cpu_time() -> Duration {
 }
 
 /// The raw client on the bucket of `base` (`s3://BUCKET?options`).
-fn raw_client(base: &str) -> object_store::aws::AmazonS3 {
+pub fn raw_client(base: &str) -> object_store::aws::AmazonS3 {
     let rest = base.trim_start_matches("s3://");
     let (bucket, query) = rest.split_once('?').unwrap_or((rest, ""));
     let mut builder = object_store::aws::AmazonS3Builder::new().with_bucket_name(bucket);
