@@ -5,7 +5,11 @@
 //! index costs one listing and no per-object read. Mutations made by this process carry an
 //! epoch; a scan that started before a mutation never undoes it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+/// The index's maps: a fast hasher seeded per process (keys come from the store, so not a fixed
+/// seed).
+pub type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 use std::time::SystemTime;
 

@@ -8,7 +8,7 @@
 //! started (entries carry epochs); an object that cannot be read is recorded as such (it still
 //! takes room) unless the failure is transient, which fails the scan.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use futures::{StreamExt, TryStreamExt, stream};
 use store_core::ObjectMeta;
@@ -17,8 +17,10 @@ use crate::error::Result;
 use crate::index::{Entry, Figures, Index, Kind, Place, is_internal};
 use crate::manager::{Manager, entry_for};
 
-/// Objects read at once while a scan re-reads what changed.
-const READ_CONCURRENCY: usize = 16;
+/// Headers read at once while a scan re-reads what changed: local files (reads on the blocking
+/// pool) and remote objects (requests waiting on the network, which more in flight hide).
+const READ_CONCURRENCY_LOCAL: usize = 16;
+const READ_CONCURRENCY_REMOTE: usize = 64;
 
 impl Manager {
     /// Scans every folder once if no full scan has completed yet (quotas need every figure).
@@ -47,64 +49,59 @@ impl Manager {
         };
         let prefix = scope.map(Place::prefix).unwrap_or_default();
         let listing = self.inner.store.list(&prefix).try_collect::<Vec<ObjectMeta>>();
-        let (listed, mut snapshot) = match cold && self.index_snapshots().is_some() {
+        let (listed, snapshot) = match cold && self.index_snapshots().is_some() {
             true => futures::join!(listing, self.read_snapshot()),
             false => (listing.await, None),
         };
         let listed = listed?;
         let listed_count = listed.len() as u64;
 
-        let mut groups: HashMap<Place, Vec<ObjectMeta>> = HashMap::new();
+        // Mark what is unchanged; take what the snapshot records (both the listing and the
+        // snapshot are sorted by key: a merge, no lookups); collect what must be read.
+        let snapshot_len = snapshot.as_ref().map(Vec::len);
+        let mut recorded = snapshot.map(|s| s.into_iter().peekable());
         let mut outside = Outside::default();
-        match scope {
-            Some(place) => {
-                groups.insert(place.clone(), listed);
-            }
-            None => {
-                for meta in listed {
-                    match Place::classify(meta.key.as_str()) {
-                        Some((place, _)) => groups.entry(place).or_default().push(meta),
-                        None => outside.add(meta),
-                    }
-                }
-            }
-        }
-
-        // Mark what is unchanged; take what the snapshot records; collect what must be read.
-        let snapshot_len = snapshot.as_ref().map(|s| s.len());
-        let (scan, to_read, from_snapshot) = {
+        let (scan, to_read, from_snapshot, managed_listed) = {
             let mut index = self.index();
             index.scan_seq += 1;
             let scan = index.scan_seq;
-            let mut to_read = Vec::new();
-            let mut from_snapshot = 0usize;
-            for (place, metas) in &groups {
-                let skip = place.prefix().len();
-                for meta in metas {
-                    let key = &meta.key.as_str()[skip..];
-                    let known = index.folders.get_mut(place).and_then(|f| f.entries.get_mut(key));
-                    match known {
-                        Some(e) if e.epoch > start || unchanged(e, meta) => {
-                            e.seen = scan;
-                            continue;
-                        }
-                        _ => {}
+            let (mut to_read, mut from_snapshot, mut managed_listed) = (Vec::new(), 0usize, 0usize);
+            for meta in listed {
+                let Some((place, key)) = Place::classify(meta.key.as_str()) else {
+                    outside.add(meta);
+                    continue;
+                };
+                if scope.is_some_and(|scope| *scope != place) {
+                    continue;
+                }
+                managed_listed += 1;
+                let known = index.folders.get_mut(&place).and_then(|f| f.entries.get_mut(key));
+                match known {
+                    Some(e) if e.epoch > start || unchanged(e, &meta) => {
+                        e.seen = scan;
+                        continue;
                     }
-                    let recorded = snapshot.as_mut().and_then(|s| s.remove(meta.key.as_str()));
-                    match recorded {
-                        Some(entry) if entry.version.as_ref() == Some(&meta.version) => {
-                            let entry = Entry { epoch: start, seen: scan, ..entry };
-                            index.put(place, key, entry);
-                            from_snapshot += 1;
-                        }
-                        _ => to_read.push((place.clone(), key.to_string(), meta.clone())),
+                    _ => {}
+                }
+                let from = recorded.as_mut().and_then(|records| {
+                    while records.next_if(|(k, _)| k.as_str() < meta.key.as_str()).is_some() {}
+                    records.next_if(|(k, _)| k.as_str() == meta.key.as_str()).map(|(_, entry)| entry)
+                });
+                match from {
+                    Some(entry) if entry.version.as_ref() == Some(&meta.version) => {
+                        let entry = Entry { epoch: start, seen: scan, ..entry };
+                        index.put(&place, key, entry);
+                        from_snapshot += 1;
+                    }
+                    _ => {
+                        let key = key.to_string();
+                        to_read.push((place, key, meta));
                     }
                 }
             }
-            (scan, to_read, from_snapshot)
+            (scan, to_read, from_snapshot, managed_listed)
         };
         // The snapshot holds exactly what the store holds: nothing new to persist (yet).
-        let managed_listed: usize = groups.values().map(Vec::len).sum();
         let snapshot_current = snapshot_len.is_some_and(|len| len == from_snapshot) && from_snapshot == managed_listed;
 
         let mut reads = stream::iter(to_read)
@@ -112,7 +109,10 @@ impl Manager {
                 let result = self.read_head(&place.store_key(&key), Some(&meta)).await;
                 (place, key, meta, result)
             })
-            .buffer_unordered(READ_CONCURRENCY);
+            .buffer_unordered(match self.inner.store.capabilities().local_paths {
+                true => READ_CONCURRENCY_LOCAL,
+                false => READ_CONCURRENCY_REMOTE,
+            });
         while let Some((place, key, meta, result)) = reads.next().await {
             let mut entry = match result {
                 Ok(object) => entry_for(&place, &key, &object, start),

@@ -18,7 +18,6 @@
 //! Invariant: an entry is only ever used for the exact version it was recorded for, so a stale,
 //! copied or concurrent snapshot costs header reads, never a wrong answer.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -85,9 +84,9 @@ struct HeaderRecord {
     purge_after_ms: Option<u64>,
 }
 
-/// What a snapshot says about the objects it lists, by store key: the version it was recorded
-/// for, and the entry to use while the object still has that version.
-pub(crate) type Recorded = HashMap<String, Entry>;
+/// What a snapshot says about the objects it lists, sorted by store key (as listings are): the
+/// entry to use while the object still has the version the entry holds.
+pub(crate) type Recorded = Vec<(String, Entry)>;
 
 /// Encodes entries of the category folders and the archive, by store key (tombstones and
 /// unreadable objects are left out: they are not facts about a version).
@@ -128,7 +127,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Recorded, String> {
     }
     let json = codec::decompress(frame, size as usize).map_err(|e| format!("its zstd frame does not decode: {e}"))?;
     let snapshot: Snapshot = serde_json::from_slice(&json).map_err(|e| format!("its JSON is unreadable: {e}"))?;
-    let mut out = HashMap::with_capacity(snapshot.objects.len());
+    let mut out = Vec::with_capacity(snapshot.objects.len());
     for record in snapshot.objects {
         let Some((place, key)) = Place::classify(&record.k) else {
             return Err(format!("it lists '{}', which is outside the manager's folders", record.k));
@@ -143,7 +142,11 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Recorded, String> {
             (Some(_), Some(_), _) => return Err(format!("'{}' is both described and corrupt", record.k)),
         };
         let entry = Entry { version: Some(Version::new(record.v)), stored_size: record.n, epoch: 0, seen: 0, kind };
-        out.insert(record.k, entry);
+        out.push((record.k, entry));
+    }
+    // Written sorted; sorted again in case another writer did not.
+    if !out.is_sorted_by(|a, b| a.0 <= b.0) {
+        out.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     }
     Ok(out)
 }
@@ -240,7 +243,7 @@ mod tests {
         };
         index.put(&Place::Live(Category::LlmCache), "y", unreadable);
         let bytes = encode(all(&index), 1).unwrap();
-        let recorded = decode(&bytes).unwrap();
+        let recorded: std::collections::HashMap<String, Entry> = decode(&bytes).unwrap().into_iter().collect();
         assert_eq!(recorded.len(), 3, "unreadable objects are not recorded");
         let a = &recorded["ml_models/a"];
         assert_eq!(a.version, Some(Version::new("v1")));

@@ -6,7 +6,7 @@
 //! The deterministic cases put another process's save exactly between the manager's look and its
 //! delete, with a test layer that runs the save just before the delete reaches the storage. The
 //! random case races cleanups and moves of a few keys from two managers and checks that no key
-//! that was saved is ever lost (`OBJSTORE_RACE_ROUNDS` lengthens it).
+//! that was saved is ever lost (`OBJSTORE_RACE_SCALE` lengthens it: `cargo xtask soak --scale`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -169,9 +169,12 @@ async fn opposite_moves_never_lose_the_key(env: Env) {
 }
 
 /// Two managers save a few keys into random categories (moves) and run cleanups at once; no key
-/// that was saved is ever lost, and each loads a value one of them saved.
-async fn racing_moves_and_cleanups_never_lose_a_key(env: Env) {
-    let rounds: usize = std::env::var("OBJSTORE_RACE_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(12);
+/// that was saved is ever lost, and each loads a value one of them saved. Prints a `SUMMARY
+/// manager_races` line for the reliability table (`OBJSTORE_RACE_SCALE` multiplies the rounds).
+async fn racing_moves_and_cleanups_never_lose_a_key(env: Env, backend: &str) {
+    let started = std::time::Instant::now();
+    let scale: usize = std::env::var("OBJSTORE_RACE_SCALE").ok().and_then(|r| r.parse().ok()).unwrap_or(1);
+    let rounds = 12 * scale.max(1);
     const KEYS: usize = 4;
     let categories = [Category::TradingState, Category::ResearchData, Category::MlModels];
     let a = env.manager(Settings::default());
@@ -197,11 +200,26 @@ async fn racing_moves_and_cleanups_never_lose_a_key(env: Env) {
     ra.unwrap();
     rb.unwrap();
     let fresh = Arc::new(env.other_manager(Settings::default()).await);
+    let mut lost = Vec::new();
     for key in 0..KEYS {
         let value: Option<serde_json::Value> = fresh.load(&format!("k{key}")).await.unwrap();
-        let value = value.unwrap_or_else(|| panic!("k{key} was saved and is lost"));
-        assert!(value["who"].as_u64().unwrap() < 2, "{value}");
+        match value {
+            Some(value) => assert!(value["who"].as_u64().unwrap() < 2, "{value}"),
+            None => lost.push(format!("k{key}")),
+        }
     }
+    store_core::testkit::summary(
+        "manager_races",
+        &[
+            ("backend", backend.to_string()),
+            ("acked_verified", KEYS.to_string()),
+            ("saves", (2 * rounds * KEYS).to_string()),
+            ("cleanups", (2 * rounds).to_string()),
+            ("violations", lost.len().to_string()),
+            ("secs", format!("{:.1}", started.elapsed().as_secs_f64())),
+        ],
+    );
+    assert!(lost.is_empty(), "saved and lost: {lost:?}");
 }
 
 macro_rules! race_suite {
@@ -228,7 +246,7 @@ macro_rules! race_suite {
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn racing_moves_and_cleanups_never_lose_a_key() {
-            super::racing_moves_and_cleanups_never_lose_a_key($env.await).await;
+            super::racing_moves_and_cleanups_never_lose_a_key($env.await, module_path!()).await;
         }
     };
 }

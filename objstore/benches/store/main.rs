@@ -12,7 +12,8 @@
 //!
 //! Options: `--quick` (fewer rounds), `--only NAME` (groups whose name contains NAME: `save`,
 //! `read`, `async`, `cached`, `keys`, `manager` (= `manager-io`, `manager-index` and
-//! `manager-scale`: cold starts over 20,000 objects with and without the index snapshot, see
+//! `manager-scale-s3` and `manager-scale-local`: cold starts over 20,000 objects with and without
+//! the index snapshot, see
 //! `manager_scale.rs`), `s3`,
 //! `transfer` (import and copy of 10,000 files, see `transfer.rs`), `compat` (the object_store
 //! adapter beside the facade; needs `--features object-store-compat`, see `compat.rs`)).
@@ -88,7 +89,7 @@ fn main() {
     if !rows.is_empty() {
         print_table("manager (local disk)", &config, &rows);
     }
-    if config.wants("manager-scale") {
+    if config.wants("manager-scale-s3") || config.wants("manager-scale-local") {
         let rows = manager_scale::run(&config, &base.join("manager"));
         print_table("manager cold start at scale (SeaweedFS, local disk)", &config, &rows);
     }
