@@ -14,7 +14,11 @@ use std::time::{Duration, Instant};
 
 use cli_support::{Backend, Env, noise, parse_json};
 
-both!(plain_objects_count_in_stats_health_and_report, the_command_monitor_exports_operations_and_every_category);
+both!(
+    plain_objects_count_in_stats_health_and_report,
+    the_command_monitor_exports_operations_and_every_category,
+    a_new_monitor_process_starts_from_the_index_snapshot,
+);
 
 /// The issue's case: three plain objects of 100 KB and one small managed object.
 fn plain_objects_count_in_stats_health_and_report(backend: Backend) {
@@ -130,6 +134,45 @@ fn the_command_monitor_exports_operations_and_every_category(backend: Backend) {
         );
     }
     assert!(body.contains("objstore_unmanaged_files 0"), "{body}");
+    assert_eq!(monitor.stop(), "");
+}
+
+/// The value of a series (0 when absent: counters without events are still exported, but be
+/// lenient).
+fn series(body: &str, name: &str) -> f64 {
+    body.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok())).unwrap_or(0.0)
+}
+
+/// A process that scanned the store left its index snapshot there: a new `objstore monitor`
+/// reads it and no object header (its own operation metrics show it).
+fn a_new_monitor_process_starts_from_the_index_snapshot(backend: Backend) {
+    let env = Env::new(backend);
+    for i in 0..12 {
+        let file = env.file(&format!("m{i}"), &noise(3000, i));
+        env.cmd()
+            .args(["--managed", "put", "--category", "ml_models", &format!("m{i}"), file.to_str().unwrap()])
+            .assert()
+            .success();
+    }
+    // A scan (here `stats`) writes the snapshot.
+    assert_eq!(env.json(&["--managed", "stats"])["files"], 12);
+    env.cmd().args(["exists", "_manager/index"]).assert().code(0);
+    let mut monitor = Running::start(&env, &["--json", "monitor", "--listen", "127.0.0.1:0", "--interval", "1h"]);
+    let hello = parse_json(monitor.line().as_bytes());
+    let addr =
+        hello["metrics_url"].as_str().unwrap().trim_start_matches("http://").trim_end_matches("/metrics").to_string();
+    let check = parse_json(monitor.line().as_bytes());
+    assert_eq!(check["statistics"]["files"], 12, "{check}");
+    let body = get_metrics(&addr);
+    assert_eq!(
+        series(&body, r#"objstore_operations_total{operation="get_range",result="ok"} "#),
+        0.0,
+        "headers were read: {body}"
+    );
+    assert!(
+        series(&body, r#"objstore_operations_total{operation="get",result="ok"} "#) >= 1.0,
+        "the snapshot was not read: {body}"
+    );
     assert_eq!(monitor.stop(), "");
 }
 
