@@ -75,8 +75,9 @@ impl Manager {
     pub(crate) async fn persist_quietly(&self) {
         match self.persist_index().await {
             Ok(_) => {}
-            Err(crate::Error::Store(e)) if matches!(e, store_core::Error::PermissionDenied { .. }) => {
-                tracing::debug!("the index snapshot cannot be written (read-only store): {e}");
+            // Whoever may only read the store still uses it; the next writer writes the snapshot.
+            Err(crate::Error::Store(e)) if refused(&e) => {
+                tracing::debug!("the index snapshot cannot be written (no write access to the store): {e}");
             }
             Err(e) => tracing::warn!("the index snapshot {SNAPSHOT_KEY} was not written: {e}"),
         }
@@ -120,5 +121,15 @@ impl Manager {
                 None
             }
         }
+    }
+}
+
+/// True when the store refused a write for lack of permission (a read-only folder or mount, an
+/// `Access` without saves, an S3 credential that may only read).
+fn refused(e: &store_core::Error) -> bool {
+    match e {
+        store_core::Error::PermissionDenied { .. } => true,
+        store_core::Error::Backend { message, .. } => message.contains("AccessDenied") || message.contains("refused"),
+        _ => false,
     }
 }

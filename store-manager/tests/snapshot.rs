@@ -97,6 +97,22 @@ async fn a_damaged_or_foreign_snapshot_is_ignored_and_rebuilt(env: Env) {
     }
 }
 
+/// A manager on a store it may only read scans it without writing (no snapshot, no error).
+async fn a_read_only_manager_scans_without_writing(env: Env) {
+    let writer = env.manager(Settings::default());
+    writer.set_index_snapshots(None);
+    for i in 0..5 {
+        writer.save(&format!("k{i}"), &i, SaveOptions::new(Category::LlmCache)).await.unwrap();
+    }
+    let read_only =
+        store_core::ObjectStore::builder(&env.url).access(store_core::Access::READ_ONLY).build().await.unwrap();
+    let reader = store_manager::Manager::with_clock(read_only, Settings::default(), env.clock.clone());
+    assert_eq!(reader.census().await.unwrap().files(), 5);
+    assert_eq!(reader.load::<i32>("k3").await.unwrap(), Some(3));
+    assert!(env.store.head(SNAPSHOT_KEY).await.unwrap_err().is_not_found(), "a read-only manager wrote");
+    assert!(reader.persist_index().await.is_err(), "asked to, it says why it cannot");
+}
+
 macro_rules! snapshot_suite {
     ($env:expr) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,6 +122,10 @@ macro_rules! snapshot_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn only_changed_objects_are_read_again() {
             super::only_changed_objects_are_read_again($env.await).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_read_only_manager_scans_without_writing() {
+            super::a_read_only_manager_scans_without_writing($env.await).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn a_damaged_or_foreign_snapshot_is_ignored_and_rebuilt() {
