@@ -63,6 +63,17 @@ pub async fn stats(ctx: &Ctx) -> CliResult<()> {
         "Archive",
         format!("{} ({})", output::count(s.archive.files, "file", None), output::size(s.archive.size_bytes)),
     );
+    text += &line(
+        "Unmanaged",
+        format!(
+            "{} ({}) outside the categories",
+            output::count(s.unmanaged.files, "object", None),
+            output::size(s.unmanaged.size_bytes)
+        ),
+    );
+    if let Some(view) = &s.view {
+        text += &line("View", format!("project '{view}' (objects outside it are not counted)"));
+    }
     let mut table = Table::new(&[
         ("CATEGORY", Align::Left),
         ("SIZE", Align::Right),
@@ -219,7 +230,19 @@ fn command_for(a: &Action) -> Option<String> {
 
 /// `monitor --listen ADDR [--interval DUR]`.
 pub async fn monitor(ctx: &Ctx, listen: SocketAddr, interval: Option<Duration>) -> CliResult<()> {
-    let monitor = Monitor::new(ctx.manager.clone());
+    // Its own operations (listings, header reads) are exported too: the dashboard's operation
+    // panels and the operation-error alert work with this process alone.
+    let monitor = Monitor::with_operation_metrics(&ctx.manager)?;
+    if listen.ip().is_unspecified() {
+        output::note(
+            ctx.quiet || ctx.json,
+            &format!(
+                "listening on every interface ({listen}): anyone who can reach this host can read the metrics; \
+                 --listen 127.0.0.1:{} keeps them local",
+                listen.port()
+            ),
+        );
+    }
     let every = interval.unwrap_or_else(|| monitor.check_interval());
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
         let code = if e.kind() == std::io::ErrorKind::PermissionDenied { exit::PERMISSION } else { exit::IO };

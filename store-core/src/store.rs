@@ -115,6 +115,54 @@ impl ObjectStore {
         ObjectStore { shared: self.shared.clone(), project: Some(parsed) }
     }
 
+    /// This store with one more outside layer on top of its stack (as
+    /// [`StoreBuilder::layer`](crate::StoreBuilder::layer) puts one, above every built-in
+    /// layer), sharing its cache, limits and staging folder; a view stays the same view. For a
+    /// tool handed a store that wants to observe it (the monitor's operation metrics).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use store_core::raw::{Backend, layer::AccessLayer};
+    /// use store_core::Access;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let store = store_core::open("memory://").await?;
+    /// store.save("k", "v").await?;
+    /// let read_only = store.with_layer(|inner| -> Arc<dyn Backend> { Arc::new(AccessLayer::new(inner, Access::READ_ONLY)) });
+    /// assert_eq!(read_only.read("k").await?, "v");
+    /// assert!(read_only.save("k", "w").await.is_err());
+    /// # Ok::<(), store_core::Error>(()) }).unwrap();
+    /// ```
+    pub fn with_layer(&self, f: impl FnOnce(Arc<dyn Backend>) -> Arc<dyn Backend>) -> ObjectStore {
+        let shared = Shared {
+            url: self.shared.url.clone(),
+            stack: f(self.shared.stack.clone()),
+            cache: self.shared.cache.clone(),
+            limits: self.shared.limits,
+            access: self.shared.access,
+            staging: self.shared.staging.clone(),
+        };
+        ObjectStore { shared: Arc::new(shared), project: self.project.clone() }
+    }
+
+    /// The project this view is scoped to (nested views joined with `/`, as its keys are
+    /// stored: `store.project("a").project("b")` is `"a/b"`), or `None` for the whole store.
+    /// An invalid project id is given as it was written.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let store = store_core::open("memory://").await?;
+    /// assert_eq!(store.project_id(), None);
+    /// assert_eq!(store.project("managed").project_id(), Some("managed"));
+    /// # Ok::<(), store_core::Error>(()) }).unwrap();
+    /// ```
+    pub fn project_id(&self) -> Option<&str> {
+        match &self.project {
+            None => None,
+            Some(Ok(project)) => Some(project.as_str()),
+            Some(Err((given, _))) => Some(given.as_str()),
+        }
+    }
+
     /// The project prefix of a view (with a trailing `/`), or `""`.
     fn prefix(&self) -> Result<String> {
         match &self.project {

@@ -20,6 +20,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::category::Category;
+use crate::census::StoreCensus;
 use crate::cleanup::CleanupReport;
 use crate::clock::Clock;
 use crate::error::Result;
@@ -130,5 +131,20 @@ impl Manager {
     /// See [`crate::Manager::problems`].
     pub fn problems(&self) -> Result<Vec<(String, String)>> {
         run(self.inner.problems())
+    }
+
+    /// See [`crate::Manager::census`].
+    pub fn census(&self) -> Result<StoreCensus> {
+        run(self.inner.census())
+    }
+
+    /// See [`crate::Manager::persist_index`].
+    pub fn persist_index(&self) -> Result<bool> {
+        run(self.inner.persist_index())
+    }
+
+    /// See [`crate::Manager::set_index_snapshots`].
+    pub fn set_index_snapshots(&self, every: Option<std::time::Duration>) {
+        self.inner.set_index_snapshots(every);
     }
 }

@@ -2,6 +2,9 @@
 //! are removed once their retention (`auto_cleanup.keep_days`) has passed; superseded copies (an
 //! older copy of a key that a newer save holds in another category, left by a move that a crash
 //! or a failed flush interrupted) are removed.
+//!
+//! Invariant: every delete here is conditional on the version that was read and judged (expired,
+//! superseded, past retention); an object saved again since then is left alone.
 
 use std::time::{Duration, SystemTime};
 
@@ -132,6 +135,9 @@ impl Manager {
         }
         report.freed_bytes = freed_total.saturating_sub(written_total);
         report.skipped.sort();
+        if report.removed() > 0 || report.archived > 0 {
+            self.schedule_snapshot();
+        }
         Ok(report)
     }
 
@@ -163,10 +169,15 @@ impl Manager {
         let place = Place::Live(category.clone());
         let store_key = place.store_key(&key);
         let store = &self.inner.store;
-        let Some(object) = self.read_recorded(&place, &key, start).await? else {
+        // Archiving needs the value; deciding and deleting need only the header.
+        let read = match archive {
+            true => self.read_recorded(&place, &key, start).await?,
+            false => self.read_head_recorded(&place, &key, start).await?,
+        };
+        let Some(object) = read else {
             return Ok(Outcome::Untouched);
         };
-        let frame = match format::decode(&object.bytes) {
+        let frame = match format::decode_head(&object.bytes, object.meta.size) {
             Ok(frame) => frame,
             Err(e) => return Ok(Outcome::Skipped(frame_error(&store_key, e).to_string())),
         };
@@ -206,7 +217,7 @@ impl Manager {
         if !self.delete_if_unchanged(&place, &key, &object.meta.version).await? {
             return Ok(Outcome::Untouched);
         }
-        Ok(Outcome::Expired { archived: archive, freed: object.bytes.len() as u64, written })
+        Ok(Outcome::Expired { archived: archive, freed: object.meta.size, written })
     }
 
     /// Removes the copy of `key` in `category` when a newer copy of it lives in the category the
@@ -218,11 +229,12 @@ impl Manager {
         let owner = self.index().owner.get(key.as_str()).cloned();
         let Some(owner) = owner.filter(|owner| *owner != category) else { return Ok(Outcome::Untouched) };
         let place = Place::Live(category);
-        let Some(old) = self.read_recorded(&place, &key, start).await? else { return Ok(Outcome::Untouched) };
-        let Some(new) = self.read_recorded(&Place::Live(owner), &key, start).await? else {
+        let Some(old) = self.read_head_recorded(&place, &key, start).await? else { return Ok(Outcome::Untouched) };
+        let Some(new) = self.read_head_recorded(&Place::Live(owner), &key, start).await? else {
             return Ok(Outcome::Untouched);
         };
-        let created = |o: &store_core::Object| format::decode(&o.bytes).ok().map(|f| f.header.created_ms);
+        let created =
+            |o: &store_core::Object| format::decode_head(&o.bytes, o.meta.size).ok().map(|f| f.header.created_ms);
         match (created(&old), created(&new)) {
             (Some(old), Some(new)) if new > old => {}
             // A damaged copy, or two saves in the same millisecond: leave both.
@@ -231,38 +243,43 @@ impl Manager {
         if !self.delete_if_unchanged(&place, &key, &old.meta.version).await? {
             return Ok(Outcome::Untouched);
         }
-        Ok(Outcome::Superseded { freed: old.bytes.len() as u64 })
+        Ok(Outcome::Superseded { freed: old.meta.size })
     }
 
     /// Deletes `key` in `place` only while it still holds `version`, the one that was read (a
     /// save since then must survive). True when it was deleted.
     async fn delete_if_unchanged(&self, place: &Place, key: &str, version: &Version) -> Result<bool> {
-        match self.inner.store.head(&place.store_key(key)).await {
-            Ok(meta) if meta.version == *version => {}
-            Ok(_) => return Ok(false),
+        match self.inner.store.delete_if_match(&place.store_key(key), version).await {
+            Ok(()) => {}
+            // Saved again since it was read (the index learns the new version at the next scan),
+            // or already gone.
+            Err(store_core::Error::Precondition { .. }) => return Ok(false),
             Err(e) if e.is_not_found() => return Ok(false),
             Err(e) => return Err(e.into()),
         }
-        self.delete_recorded(place, key).await
+        let mut index = self.index();
+        let epoch = index.next_epoch();
+        index.put(place, key, crate::manager::tombstone(epoch));
+        Ok(true)
     }
 
     async fn purge_one(&self, category: Category, key: String, now: SystemTime) -> Result<Outcome> {
         let _guard = self.lock_key(&key).await;
         let start = self.index().epoch;
         let place = Place::Archive(category);
-        let Some(object) = self.read_recorded(&place, &key, start).await? else {
+        let Some(object) = self.read_head_recorded(&place, &key, start).await? else {
             return Ok(Outcome::Untouched);
         };
-        let due = format::decode(&object.bytes)
+        let due = format::decode_head(&object.bytes, object.meta.size)
             .ok()
             .and_then(|f| f.header.purge_after_ms)
             .is_some_and(|at| format::from_ms(at) <= now);
         if !due {
             return Ok(Outcome::Untouched);
         }
-        if !self.delete_recorded(&place, &key).await? {
+        if !self.delete_if_unchanged(&place, &key, &object.meta.version).await? {
             return Ok(Outcome::Untouched);
         }
-        Ok(Outcome::Purged { freed: object.bytes.len() as u64 })
+        Ok(Outcome::Purged { freed: object.meta.size })
     }
 }

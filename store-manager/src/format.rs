@@ -26,6 +26,9 @@ pub const MAGIC: [u8; 8] = [0x89, b'O', b'S', b'M', b'\r', b'\n', 0x1A, b'\n'];
 pub const FORMAT_VERSION: u8 = 1;
 /// Bytes before the header.
 pub const PREFIX_LEN: usize = 16;
+/// The longest header this crate writes or reads (1 MiB): the key and the user's metadata must
+/// fit. A longer header length in a prefix marks the object as damaged (it is never read).
+pub const MAX_HEADER_LEN: usize = 1 << 20;
 
 /// How the payload is coded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +104,13 @@ pub struct Frame {
 /// the value, else the raw value.
 pub fn encode(header: &Header, data: &[u8], compress_level: Option<i32>) -> Result<Vec<u8>, String> {
     let header_json = serde_json::to_vec(header).map_err(|e| format!("cannot write the header: {e}"))?;
+    if header_json.len() > MAX_HEADER_LEN {
+        return Err(format!(
+            "the header (key and metadata) takes {} bytes, over the {MAX_HEADER_LEN}-byte limit; keep metadata small \
+             (put large data in the value)",
+            header_json.len()
+        ));
+    }
     let header_len = u32::try_from(header_json.len()).map_err(|_| "the metadata is larger than 4 GiB".to_string())?;
     let room = match compress_level {
         Some(_) => codec::compress_bound(data.len()).max(data.len()),
@@ -126,6 +136,35 @@ pub fn encode(header: &Header, data: &[u8], compress_level: Option<i32>) -> Resu
 
 /// Parses the prefix and header of a stored object (the payload is not touched).
 pub fn decode(bytes: &Bytes) -> Result<Frame, FrameError> {
+    decode_head(bytes, bytes.len() as u64)
+}
+
+/// The header length a prefix announces: `Ok(None)` when `bytes` do not start like a managed
+/// object (or are too short to say), an error when the length is over [`MAX_HEADER_LEN`] or
+/// reaches past the object's end (`object_size`). How a reader sizes its read of the header.
+pub fn header_end(bytes: &[u8], object_size: u64) -> Result<Option<usize>, FrameError> {
+    if bytes.len() < PREFIX_LEN || bytes[..MAGIC.len()] != MAGIC {
+        return Ok(None);
+    }
+    let header_len = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
+    if header_len > MAX_HEADER_LEN {
+        return Err(FrameError::Corrupt(format!(
+            "the prefix announces a header of {header_len} bytes, over the {MAX_HEADER_LEN}-byte limit"
+        )));
+    }
+    let end = PREFIX_LEN + header_len;
+    if end as u64 > object_size {
+        return Err(FrameError::Corrupt(format!(
+            "truncated: the header needs {header_len} bytes, the object has {object_size}"
+        )));
+    }
+    Ok(Some(end))
+}
+
+/// Parses the prefix and header from the first bytes of an object of `object_size` bytes (at
+/// least up to the header's end, as [`header_end`] gives it); the payload in the frame is what
+/// `bytes` hold of it.
+pub fn decode_head(bytes: &Bytes, object_size: u64) -> Result<Frame, FrameError> {
     let corrupt = |s: String| Err(FrameError::Corrupt(s));
     let magic_seen = bytes.len().min(MAGIC.len());
     if bytes[..magic_seen] != MAGIC[..magic_seen] || bytes.len() < 4 {
@@ -148,10 +187,13 @@ pub fn decode(bytes: &Bytes) -> Result<Frame, FrameError> {
     if bytes[10] != 0 || bytes[11] != 0 {
         return corrupt(format!("unknown flags {:#06x}", u16::from_le_bytes([bytes[10], bytes[11]])));
     }
-    let header_len = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
-    let Some(header_end) = PREFIX_LEN.checked_add(header_len).filter(|end| *end <= bytes.len()) else {
-        return corrupt(format!("truncated: the header needs {header_len} bytes, the object has {}", bytes.len()));
-    };
+    let header_end = header_end(bytes, object_size)?.unwrap_or(PREFIX_LEN);
+    if header_end > bytes.len() {
+        return corrupt(format!(
+            "the header ends at byte {header_end}, and only {} bytes of the object were read",
+            bytes.len()
+        ));
+    }
     let header: Header = match serde_json::from_slice(&bytes[PREFIX_LEN..header_end]) {
         Ok(h) => h,
         Err(e) => return corrupt(format!("unreadable header: {e}")),
@@ -257,6 +299,29 @@ mod tests {
             .collect();
         let stored = Bytes::from(encode(&header(&noise), &noise, Some(1)).unwrap());
         assert_eq!(decode(&stored).unwrap().codec, Codec::Raw);
+    }
+
+    #[test]
+    fn header_lengths_are_bounded_and_checked_against_the_object_size() {
+        let data = b"[1,2,3]";
+        let stored = Bytes::from(encode(&header(data), data, None).unwrap());
+        let end = header_end(&stored, stored.len() as u64).unwrap().unwrap();
+        assert!(end > PREFIX_LEN && end < stored.len());
+        // The first bytes of a larger object decode alone, as a scan reads them.
+        let head = stored.slice(..end);
+        assert_eq!(decode_head(&head, stored.len() as u64).unwrap().header.size, data.len() as u64);
+        assert!(matches!(decode_head(&stored.slice(..end - 1), stored.len() as u64), Err(FrameError::Corrupt(_))));
+        // A length past the object's end, or over the bound, is damage, not a read of 4 GiB.
+        assert!(header_end(&stored, end as u64 - 1).is_err());
+        let mut huge = stored[..PREFIX_LEN].to_vec();
+        huge[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
+        let err = header_end(&huge, u64::MAX).unwrap_err();
+        assert!(matches!(&err, FrameError::Corrupt(r) if r.contains("over the")), "{err:?}");
+        assert_eq!(header_end(b"plain text that is long enough", 100).unwrap(), None);
+        // The writer refuses what readers would refuse.
+        let mut big = header(data);
+        big.metadata.insert("notes".into(), Value::String("x".repeat(MAX_HEADER_LEN)));
+        assert!(encode(&big, data, None).unwrap_err().contains("keep metadata small"));
     }
 
     #[test]

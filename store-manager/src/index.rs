@@ -5,7 +5,11 @@
 //! index costs one listing and no per-object read. Mutations made by this process carry an
 //! epoch; a scan that started before a mutation never undoes it.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
+
+/// The index's maps: a fast hasher seeded per process (keys come from the store, so not a fixed
+/// seed).
+pub type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -16,6 +20,14 @@ use crate::object::{ArchivedObject, StoredObject};
 
 /// The folder under which expired objects are archived: `_archive/{category}/{key}`.
 pub const ARCHIVE_FOLDER: &str = "_archive";
+/// Folders of the manager's and the monitor's own files (the index snapshot, the change
+/// marker, the usage history): neither categories nor the user's objects.
+pub const INTERNAL_FOLDERS: [&str; 2] = ["_manager/", "_monitor/"];
+
+/// True for a store key of the manager's or the monitor's own files.
+pub fn is_internal(store_key: &str) -> bool {
+    INTERNAL_FOLDERS.iter().any(|folder| store_key.starts_with(folder))
+}
 
 /// A folder of the store the manager owns.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -70,6 +82,9 @@ pub enum Kind {
     Foreign,
     /// Damaged; it still takes room. The text says what is wrong.
     Corrupt(String),
+    /// Listed but not readable (a link out of the root, a file this process may not read); it
+    /// still takes room. Not a fact about its version: a later scan tries again.
+    Unreadable(String),
     /// Deleted by this process (kept so that an older listing cannot bring it back).
     Tombstone,
 }
@@ -141,6 +156,21 @@ pub struct Index {
     pub reserved: Figures,
     /// Bytes reserved by saves in flight, per category.
     pub reserved_by_category: HashMap<Category, u64>,
+    /// Objects outside the category folders and the archive (plain saves, other programs'
+    /// files), as the last full scan listed them.
+    pub unmanaged: Figures,
+    /// The manager's and the monitor's own files ([`INTERNAL_FOLDERS`]), by store key, as the
+    /// last full scan listed them (or as this process wrote them since).
+    pub internal: BTreeMap<String, (u64, Version)>,
+    /// Objects the last full scan listed (what a new listing costs).
+    pub listed: u64,
+    /// Changes to the entries so far, and how many of them the snapshot in the store holds.
+    pub changes: u64,
+    /// See `changes`.
+    pub persisted: u64,
+    /// The change marker's version (`None`: absent) when the last full scan started, while this
+    /// process knows that no manager added a copy since; `None` when it does not know.
+    pub marker_seen: Option<Option<Version>>,
 }
 
 impl Index {
@@ -158,6 +188,7 @@ impl Index {
     /// Records `entry` for `key` in `place`, replacing what was there, and keeps the sums and
     /// the owner map right.
     pub fn put(&mut self, place: &Place, key: &str, entry: Entry) {
+        self.changes += 1;
         let folder = self.folders.entry(place.clone()).or_default();
         let new_counts = entry.counts();
         let new_size = entry.stored_size;
@@ -205,6 +236,7 @@ impl Index {
     pub fn forget(&mut self, place: &Place, key: &str) {
         let Some(folder) = self.folders.get_mut(place) else { return };
         let Some(old) = folder.entries.remove(key) else { return };
+        self.changes += 1;
         if old.counts() {
             folder.figures.bytes -= old.stored_size;
             folder.figures.files -= 1;

@@ -39,7 +39,16 @@
 //! both copies are stored and the newer one wins: loads, listings and searches see only it,
 //! usage counts both until [`Manager::cleanup`] removes the older ([`CleanupReport::superseded`]).
 //! The save that moved the key reports success once its new copy is durable; a failure to remove
-//! the old copy is logged as a warning. Give the manager its own view
+//! the old copy is logged as a warning.
+//!
+//! The manager never deletes what someone saved after it looked: every delete it decides on
+//! itself (a move's old copy, expired, superseded and archived copies in a cleanup) removes
+//! only the version it examined ([`store_core::ObjectStore::delete_if_match`]), so a save of the
+//! same key by another process, a plain store handle or another manager in between survives
+//! (exact on memory, local disk, SeaweedFS and moto; see
+//! [`store_core::Capabilities::conditional_delete`] for other servers). Two processes moving one
+//! key in opposite directions at once may both return `Ok`; the key survives, and the copy
+//! saved last wins. Give the manager its own view
 //! (`store.project("managed")`) to keep its folders apart from other data.
 //!
 //! Every object describes itself: a 16-byte prefix, a JSON header (key, category, encoding,
@@ -63,8 +72,9 @@
 //!
 //! A save is refused, changing nothing, when its stored size (after compression, header
 //! included) is over `max_file_size_mb` ([`Error::ObjectTooLarge`], "Object too large: 52.3MB >
-//! 45MB"), or when it would take its category past its `storage_allocation`, or the managed
-//! folders past `max_storage_gb` or `max_files` ([`Error::QuotaExceeded`]). Room is reserved
+//! 45MB"), or when it would take its category past its `storage_allocation`, or the store
+//! (every object of it, plain saves included; not the manager's own files) past
+//! `max_storage_gb` or `max_files` ([`Error::QuotaExceeded`]). Room is reserved
 //! before the put, so concurrent saves through one manager (and its clones) cannot overshoot.
 //! Before refusing, the manager rescans (another process may have freed room) and, with
 //! `auto_cleanup.enabled`, removes expired objects and tries again. Other processes' saves are
@@ -86,24 +96,58 @@
 //! the objects: each listing compares the backend's versions with the index and re-reads only
 //! what changed, so `list_keys` on a warm index costs one listing of the category and no
 //! per-object read. The first call that needs every figure (a save, `find`, usage) scans the
-//! whole store once, reading each object's header.
+//! whole store once. A scan reads only an object's 16-byte prefix and its header, with one
+//! ranged read through the store (a second one, conditional on the version, only for a header
+//! longer than the first read), on every backend: never the payload, never a file by its path
+//! (so a FIFO or a symlink swapped in under the root neither hangs nor misleads it), and never
+//! more than [`format::MAX_HEADER_LEN`] (1 MiB) of header. An object that cannot be read (a link
+//! out of the root) still takes room and is listed by [`Manager::problems`].
+//!
+//! The index persists between processes: a snapshot of it lives in the store
+//! (`_manager/index`, see docs/FORMAT.md), written after a scan that changed the index and at
+//! most once a minute after other changes ([`Manager::set_index_snapshots`],
+//! [`Manager::persist_index`]). A new process lists the store once, reads the snapshot, and
+//! reads the headers only of objects whose version the snapshot does not hold: a cold start
+//! over 20,000 objects on SeaweedFS reads the snapshot and no header. A damaged or foreign
+//! snapshot is ignored with a warning and rewritten; an entry is only ever used for the exact
+//! version it records.
+//!
+//! A load, `get_metadata`, `exists` or delete of a key the index does not hold costs one
+//! request once the index is current: every manager rewrites a small change marker
+//! (`_manager/changes`) when it adds a copy of a key, and a full scan notes the marker's
+//! version; while it holds, the index knows every copy (on local disk the manager probes the
+//! category folders instead: a few `openat` calls). Objects written into category folders by
+//! other means than a manager are seen at the next full scan.
+//!
+//! ## The whole store
+//!
+//! [`Manager::census`] counts every object of the store the manager works in (or of its project
+//! view): each category, the archive, what lies outside them ("unmanaged": plain saves, other
+//! programs' files) and the manager's and monitor's own files. The store-wide quotas count the
+//! unmanaged objects too: the tier's room is the whole store's.
 
 pub mod blocking;
 pub mod category;
+mod census;
 pub mod cleanup;
 pub mod clock;
 mod codec;
 pub mod error;
 pub mod format;
+mod head;
 mod index;
 mod manager;
+mod marker;
 pub mod object;
+mod persist;
 mod quota;
 mod scan;
 pub mod settings;
+mod snapshot;
 pub mod time;
 
 pub use category::Category;
+pub use census::StoreCensus;
 pub use cleanup::CleanupReport;
 pub use error::{Error, Quota, Result};
 pub use manager::Manager;

@@ -1,8 +1,8 @@
 //! The `Manager`: categories, quotas, expiry, compression and metadata over an `ObjectStore`.
 
-use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use futures::future::join_all;
@@ -15,7 +15,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::format::{self, Encoding, FrameError, Header};
 use crate::index::{Entry, Index, Kind, Place};
-use crate::object::{ArchivedObject, CategoryUsage, Checksum, MAX_EXPIRE_DAYS, SaveOptions, StoredObject};
+use crate::object::{ArchivedObject, Checksum, MAX_EXPIRE_DAYS, SaveOptions, StoredObject};
 use crate::quota;
 use crate::settings::{Settings, SettingsError};
 
@@ -43,6 +43,18 @@ pub(crate) struct Inner {
     pub(crate) scan_lock: tokio::sync::Mutex<()>,
     /// Why saves are refused, when they are (see [`Manager::refuse_saves`]).
     saves_refused: Mutex<Option<String>>,
+    /// The size of the first ranged read of a header (see `head.rs`).
+    pub(crate) head_read_len: AtomicU64,
+    /// How often the index snapshot is written after changes (`None`: no snapshots).
+    pub(crate) snapshot_every: Mutex<Option<Duration>>,
+    /// One snapshot write at a time.
+    pub(crate) snapshot_lock: tokio::sync::Mutex<()>,
+    /// A deferred snapshot write is scheduled.
+    pub(crate) snapshot_pending: AtomicBool,
+    /// When the last snapshot was written.
+    pub(crate) last_snapshot: Mutex<Option<Instant>>,
+    /// One change-marker write at a time (see `marker.rs`).
+    pub(crate) marker_lock: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Manager {
@@ -61,18 +73,39 @@ impl Manager {
     /// Like [`Manager::new`], with the time taken from `clock` (tests use a
     /// [`crate::clock::ManualClock`] to expire objects without sleeping).
     pub fn with_clock(store: ObjectStore, settings: Settings, clock: impl Clock) -> Self {
+        Manager::with_shared_clock(store, settings, Arc::new(clock))
+    }
+
+    /// A manager with this one's settings, clock and snapshot policy over `store` (another handle
+    /// on the same storage, or the same store with more layers on top, see
+    /// [`ObjectStore::with_layer`]). It has its own index.
+    pub fn with_store(&self, store: ObjectStore) -> Manager {
+        let manager = Manager::with_shared_clock(store, self.inner.settings.clone(), self.inner.clock.clone());
+        manager.set_index_snapshots(self.index_snapshots());
+        manager
+    }
+
+    fn with_shared_clock(store: ObjectStore, settings: Settings, clock: Arc<dyn Clock>) -> Self {
         let settings_problem = settings.validate().err();
         let key_locks = (0..KEY_LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect();
+        // A snapshot only helps a store that outlives the process.
+        let snapshot_every = store.capabilities().persistent.then_some(crate::snapshot::DEFAULT_SNAPSHOT_INTERVAL);
         Manager {
             inner: Arc::new(Inner {
                 store,
                 settings,
                 settings_problem,
-                clock: Arc::new(clock),
+                clock,
                 index: Mutex::new(Index::default()),
                 key_locks,
                 scan_lock: tokio::sync::Mutex::new(()),
                 saves_refused: Mutex::new(None),
+                head_read_len: AtomicU64::new(crate::head::FIRST_READ),
+                snapshot_every: Mutex::new(snapshot_every),
+                snapshot_lock: tokio::sync::Mutex::new(()),
+                snapshot_pending: AtomicBool::new(false),
+                last_snapshot: Mutex::new(None),
+                marker_lock: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -188,11 +221,19 @@ impl Manager {
             }
         };
 
+        let adds_copy = self.index().get(&place, &key).is_none_or(|e| !e.counts());
         let meta = self.inner.store.save_bytes_with(&store_key, Bytes::from(frame), PutMode::Overwrite).await?;
-        for other in &reservation.others {
-            match self.inner.store.delete(&Place::Live(other.clone()).store_key(&key)).await {
-                Ok(()) => {}
-                Err(e) if e.is_not_found() => {}
+        // A move: remove the old copies, each only while it holds the version the index saw (a
+        // save of that copy by another process since then is newer, and must survive).
+        let mut removed = Vec::new();
+        for (other, version) in &reservation.others {
+            match self.inner.store.delete_if_match(&Place::Live(other.clone()).store_key(&key), version).await {
+                Ok(()) => removed.push(other),
+                Err(e) if e.is_not_found() => removed.push(other),
+                Err(store_core::Error::Precondition { .. }) => tracing::info!(
+                    "'{key}' moved to {}; its copy in {other} was saved again meanwhile and stays (the newer copy wins)",
+                    opts.category
+                ),
                 Err(e) => tracing::warn!("'{key}' moved to {}, its old copy in {other} remains: {e}", opts.category),
             }
         }
@@ -203,12 +244,16 @@ impl Manager {
             let entry =
                 Entry { version: Some(meta.version), stored_size, epoch, seen: 0, kind: Kind::Managed(object.clone()) };
             index.put(&place, &key, entry);
-            for other in &reservation.others {
+            for other in removed {
                 index.put(&Place::Live(other.clone()), &key, tombstone(epoch));
             }
         }
         drop(reservation);
+        if adds_copy && self.uses_marker() {
+            self.bump_marker(&key).await;
+        }
         drop(guard);
+        self.schedule_snapshot();
         Ok(Arc::unwrap_or_clone(object))
     }
 
@@ -241,7 +286,7 @@ impl Manager {
     pub async fn load_encoded(&self, key: &str) -> Result<Option<(StoredObject, Encoding, Bytes)>> {
         self.ready()?;
         let key = manager_key(key)?;
-        let Some((place, object)) = self.find_copy(&key).await? else { return Ok(None) };
+        let Some((place, object)) = self.find_copy(&key, Read::Whole).await? else { return Ok(None) };
         let store_key = place.store_key(&key);
         let frame = format::decode(&object.bytes).map_err(|e| frame_error(&store_key, e))?;
         let stored = stored_object(place.category(), &key, &frame, object.bytes.len() as u64);
@@ -274,27 +319,33 @@ impl Manager {
                 Err(e) => return Err(e.into()),
             }
         }
-        let Some((place, object)) = self.find_copy(&key).await? else { return Ok(None) };
+        let Some((place, object)) = self.find_copy(&key, Read::Head).await? else { return Ok(None) };
         let store_key = place.store_key(&key);
-        let frame = format::decode(&object.bytes).map_err(|e| frame_error(&store_key, e))?;
-        let stored = stored_object(place.category(), &key, &frame, object.bytes.len() as u64);
+        let frame = format::decode_head(&object.bytes, object.meta.size).map_err(|e| frame_error(&store_key, e))?;
+        let stored = stored_object(place.category(), &key, &frame, object.meta.size);
         Ok((!stored.is_expired(self.now())).then_some(stored))
     }
 
     /// Reads the copy of `key` (the newest when several categories hold one) and records what
     /// it is in the index.
-    async fn find_copy(&self, key: &str) -> Result<Option<(Place, Object)>> {
+    async fn find_copy(&self, key: &str, read: Read) -> Result<Option<(Place, Object)>> {
         let start = self.index().epoch;
         let owner = self.index().owner.get(key).cloned();
         if let Some(category) = &owner {
             let place = Place::Live(category.clone());
-            if let Some(object) = self.read_recorded(&place, key, start).await? {
+            if let Some(object) = self.read_as(read, &place, key, start).await? {
                 return Ok(Some((place, object)));
             }
         }
         let candidates: Vec<Category> =
             self.candidate_categories().into_iter().filter(|c| Some(c) != owner.as_ref()).collect();
-        let mut found = self.probe(key, &candidates, start).await?;
+        if self.knows_every_copy(candidates.len()).await? {
+            // No probing: the index holds every copy (usually none: one request in all).
+            let known = self.known_copies(key);
+            let found = self.probe(key, &known, start, read).await?;
+            return Ok(newest(found));
+        }
+        let mut found = self.probe(key, &candidates, start, read).await?;
         if found.is_empty() && !self.index().loaded {
             // A custom category another process created is only known after a full scan.
             self.ensure_loaded().await?;
@@ -304,22 +355,47 @@ impl Manager {
                 .into_iter()
                 .filter(|c| !candidates.contains(c) && Some(c) != owner.as_ref())
                 .collect();
-            found = self.probe(key, &more, start).await?;
+            found = self.probe(key, &more, start, read).await?;
         }
-        // Several copies only exist after a crash between a move's put and delete, or when two
-        // processes saved the key in different categories at once: the newest wins.
-        let newest = found.into_iter().max_by_key(|(place, object)| {
-            let created = format::decode(&object.bytes).ok().map(|f| f.header.created_ms);
-            (created, std::cmp::Reverse(place.clone()))
-        });
-        Ok(newest)
+        Ok(newest(found))
     }
 
-    async fn probe(&self, key: &str, categories: &[Category], start: u64) -> Result<Vec<(Place, Object)>> {
+    /// True when the index holds every live copy of every key (see `marker.rs`), after listing
+    /// the store again when the marker changed and that costs at most `probes` requests.
+    async fn knows_every_copy(&self, probes: usize) -> Result<bool> {
+        if !self.uses_marker() || !self.index().loaded {
+            return Ok(false);
+        }
+        if self.index_is_current().await? {
+            return Ok(true);
+        }
+        if !self.relisting_is_cheap(probes) {
+            return Ok(false);
+        }
+        self.sync(None).await?;
+        Ok(self.index().marker_seen.is_some())
+    }
+
+    /// The live categories the index says hold a copy of `key`.
+    fn known_copies(&self, key: &str) -> Vec<Category> {
+        let index = self.index();
+        let mut out: Vec<Category> = index
+            .folders
+            .iter()
+            .filter_map(|(place, folder)| match place {
+                Place::Live(c) if folder.entries.get(key).is_some_and(Entry::counts) => Some(c.clone()),
+                _ => None,
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    async fn probe(&self, key: &str, categories: &[Category], start: u64, read: Read) -> Result<Vec<(Place, Object)>> {
         let reads = categories.iter().map(|category| {
             let place = Place::Live(category.clone());
             async move {
-                let result = self.read_recorded(&place, key, start).await;
+                let result = self.read_as(read, &place, key, start).await;
                 result.map(|found| found.map(|object| (place, object)))
             }
         });
@@ -343,9 +419,33 @@ impl Manager {
         out
     }
 
+    /// Reads `key` in `place` whole or only its header, and records what was found.
+    async fn read_as(&self, read: Read, place: &Place, key: &str, start: u64) -> Result<Option<Object>> {
+        match read {
+            Read::Whole => self.read_recorded(place, key, start).await,
+            Read::Head => self.read_head_recorded(place, key, start).await,
+        }
+    }
+
     /// Reads `key` in `place` and records what was found (or that nothing was) in the index.
     pub(crate) async fn read_recorded(&self, place: &Place, key: &str, start: u64) -> Result<Option<Object>> {
         match self.inner.store.read_object(&place.store_key(key)).await {
+            Ok(object) => {
+                self.observe(place, key, &object, start);
+                Ok(Some(object))
+            }
+            Err(e) if e.is_not_found() => {
+                self.observe_gone(place, key, start);
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Reads the prefix and header of `key` in `place` (see `head.rs`) and records what was
+    /// found (or that nothing was) in the index.
+    pub(crate) async fn read_head_recorded(&self, place: &Place, key: &str, start: u64) -> Result<Option<Object>> {
+        match self.read_head(&place.store_key(key), None).await {
             Ok(object) => {
                 self.observe(place, key, &object, start);
                 Ok(Some(object))
@@ -397,7 +497,9 @@ impl Manager {
         let _guard = self.lock_key(&key).await;
         let start = self.index().epoch;
         let mut categories = self.candidate_categories();
-        if !self.index().loaded {
+        if self.knows_every_copy(categories.len()).await? {
+            categories = self.known_copies(&key);
+        } else if !self.index().loaded {
             self.ensure_loaded().await?;
             categories = self.candidate_categories();
         }
@@ -416,7 +518,11 @@ impl Manager {
         for result in join_all(deletes).await {
             deleted |= result?;
         }
-        if deleted { Ok(()) } else { Err(store_core::Error::NotFound { key }.into()) }
+        if !deleted {
+            return Err(store_core::Error::NotFound { key }.into());
+        }
+        self.schedule_snapshot();
+        Ok(())
     }
 
     /// The keys of `category`'s live (unexpired) objects, oldest first (ties by key).
@@ -430,9 +536,13 @@ impl Manager {
         category.validate()?;
         let place = Place::Live(category.clone());
         // Whether another category holds a newer copy of a key is only known once every category
-        // was scanned (once per manager; a save needs it too); then this folder is brought up to date.
-        self.ensure_loaded().await?;
-        self.sync(Some(&place)).await?;
+        // was scanned (once per manager; a save needs it too); later, this folder alone is
+        // brought up to date (a first full scan just did that too).
+        if self.index().loaded {
+            self.sync(Some(&place)).await?;
+        } else {
+            self.ensure_loaded().await?;
+        }
         let now = self.now();
         let index = self.index();
         // A copy that a newer copy in another category supersedes is not listed (see `cleanup`).
@@ -491,57 +601,6 @@ impl Manager {
         Ok(out)
     }
 
-    /// What each category holds (every category with objects or an allocation).
-    pub async fn usage_by_category(&self) -> Result<BTreeMap<Category, CategoryUsage>> {
-        self.ready()?;
-        self.sync(None).await?;
-        let now = self.now();
-        let settings = &self.inner.settings;
-        let index = self.index();
-        let mut out: BTreeMap<Category, CategoryUsage> = settings
-            .storage_allocation
-            .keys()
-            .map(|c| {
-                (c.clone(), CategoryUsage { allocation_bytes: settings.allocation_bytes(c), ..Default::default() })
-            })
-            .collect();
-        for (place, folder) in &index.folders {
-            let Place::Live(category) = place else { continue };
-            let usage = out.entry(category.clone()).or_insert_with(|| CategoryUsage {
-                allocation_bytes: settings.allocation_bytes(category),
-                ..Default::default()
-            });
-            usage.files += folder.figures.files;
-            usage.stored_bytes += folder.figures.bytes;
-            for entry in folder.entries.values() {
-                if let Some(object) = entry.managed() {
-                    usage.original_bytes += object.size;
-                    if object.is_expired(now) {
-                        usage.expired_files += 1;
-                        usage.expired_bytes += entry.stored_size;
-                    }
-                }
-            }
-        }
-        out.retain(|_, u| u.files > 0 || u.allocation_bytes.is_some());
-        Ok(out)
-    }
-
-    /// What the archive holds (all categories together).
-    pub async fn archive_usage(&self) -> Result<CategoryUsage> {
-        self.ready()?;
-        self.sync(None).await?;
-        let index = self.index();
-        let mut usage = CategoryUsage::default();
-        for (place, folder) in &index.folders {
-            if let Place::Archive(_) = place {
-                usage.files += folder.figures.files;
-                usage.stored_bytes += folder.figures.bytes;
-            }
-        }
-        Ok(usage)
-    }
-
     /// The archived copies of `category`'s expired objects, oldest archive first.
     pub async fn list_archived(&self, category: &Category) -> Result<Vec<ArchivedObject>> {
         self.ready()?;
@@ -591,14 +650,21 @@ impl Manager {
         self.ready()?;
         self.sync(None).await?;
         let index = self.index();
+        let settings = &self.inner.settings;
         let mut out: Vec<(String, String)> = index
             .folders
             .iter()
+            // Folders only named like a category hold unmanaged objects, not problems.
+            .filter(|(place, _)| match place {
+                Place::Live(category) => crate::census::is_category(&index, settings, category),
+                Place::Archive(_) => true,
+            })
             .flat_map(|(place, folder)| folder.entries.iter().map(move |(key, entry)| (place, key, entry)))
             .filter_map(|(place, key, entry)| {
                 let store_key = place.store_key(key);
                 match &entry.kind {
                     Kind::Corrupt(reason) => Some((store_key, format!("corrupt: {reason}"))),
+                    Kind::Unreadable(reason) => Some((store_key, format!("unreadable: {reason}"))),
                     Kind::Foreign => Some((store_key, "not written by the manager (no manager header)".to_string())),
                     _ => None,
                 }
@@ -659,6 +725,24 @@ impl Manager {
     }
 }
 
+/// The newest of several copies of one key (several only exist after a crash between a move's
+/// put and delete, or when two processes saved the key in different categories at once).
+fn newest(found: Vec<(Place, Object)>) -> Option<(Place, Object)> {
+    found.into_iter().max_by_key(|(place, object)| {
+        let created = format::decode_head(&object.bytes, object.meta.size).ok().map(|f| f.header.created_ms);
+        (created, std::cmp::Reverse(place.clone()))
+    })
+}
+
+/// How much of an object a lookup reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// The value too (a load).
+    Whole,
+    /// The prefix and header (metadata).
+    Head,
+}
+
 /// A tombstone recorded at `epoch`.
 pub(crate) fn tombstone(epoch: u64) -> Entry {
     Entry { version: None, stored_size: 0, epoch, seen: 0, kind: Kind::Tombstone }
@@ -681,23 +765,49 @@ pub(crate) fn frame_error(store_key: &str, e: FrameError) -> Error {
 /// category and key it is (the folder is where the quota counts it).
 pub(crate) fn stored_object(category: &Category, key: &str, frame: &format::Frame, stored_size: u64) -> StoredObject {
     let h = &frame.header;
+    stored_object_from(
+        category,
+        key,
+        h.size,
+        stored_size,
+        frame.codec == format::Codec::Zstd,
+        h.created_ms,
+        h.expires_ms,
+        h.metadata.clone(),
+        frame.checksum,
+    )
+}
+
+/// The description of a managed object from its header's fields.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn stored_object_from(
+    category: &Category,
+    key: &str,
+    size: u64,
+    stored_size: u64,
+    compressed: bool,
+    created_ms: u64,
+    expires_ms: Option<u64>,
+    metadata: serde_json::Map<String, serde_json::Value>,
+    checksum: Checksum,
+) -> StoredObject {
     StoredObject {
         key: key.to_string(),
         category: category.clone(),
-        size: h.size,
+        size,
         stored_size,
-        compressed: frame.codec == format::Codec::Zstd,
-        created: format::from_ms(h.created_ms),
-        expires: h.expires_ms.map(format::from_ms),
-        metadata: h.metadata.clone(),
-        checksum: frame.checksum,
+        compressed,
+        created: format::from_ms(created_ms),
+        expires: expires_ms.map(format::from_ms),
+        metadata,
+        checksum,
     }
 }
 
 /// The index entry for an object read from `place`.
 pub(crate) fn entry_for(place: &Place, key: &str, object: &Object, epoch: u64) -> Entry {
     let stored_size = object.meta.size.max(object.bytes.len() as u64);
-    let kind = match (format::decode(&object.bytes), place) {
+    let kind = match (format::decode_head(&object.bytes, stored_size), place) {
         (Err(FrameError::NotManaged), _) => Kind::Foreign,
         (Err(FrameError::Corrupt(reason)), _) => Kind::Corrupt(reason),
         (Ok(frame), Place::Live(category)) => {

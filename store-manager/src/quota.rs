@@ -1,7 +1,11 @@
 //! Quotas: room is reserved in the index before a put and given back if the put fails, so
 //! concurrent saves through one manager can never take a category or the store past a limit.
+//! `max_storage_gb` and `max_files` count every object of the store (categories, archive and
+//! unmanaged objects; not the manager's and monitor's own small files).
 
 use std::sync::{Arc, PoisonError};
+
+use store_core::Version;
 
 use crate::category::Category;
 use crate::error::{Error, Quota, Result};
@@ -15,8 +19,9 @@ pub struct Reservation {
     category_bytes: u64,
     bytes: u64,
     files: u64,
-    /// Other live categories holding the same key (they are removed after the put).
-    pub others: Vec<Category>,
+    /// Other live categories holding the same key, with the version the index saw there (after
+    /// the put, each is removed only while it still holds that version).
+    pub others: Vec<(Category, Version)>,
 }
 
 impl Drop for Reservation {
@@ -36,17 +41,19 @@ pub fn reserve(inner: &Arc<Inner>, key: &str, category: &Category, stored_size: 
     let mut index = inner.index.lock().unwrap_or_else(PoisonError::into_inner);
     let here = Place::Live(category.clone());
     let old_here = index.get(&here, key).filter(|e| e.counts()).map(|e| e.stored_size);
-    let others: Vec<(Category, u64)> = index
+    let others: Vec<(Category, u64, Version)> = index
         .folders
         .iter()
         .filter_map(|(place, folder)| match place {
-            Place::Live(c) if c != category => {
-                folder.entries.get(key).filter(|e| e.counts()).map(|e| (c.clone(), e.stored_size))
-            }
+            Place::Live(c) if c != category => folder
+                .entries
+                .get(key)
+                .filter(|e| e.counts())
+                .and_then(|e| Some((c.clone(), e.stored_size, e.version.clone()?))),
             _ => None,
         })
         .collect();
-    let old_total = old_here.unwrap_or(0) + others.iter().map(|(_, s)| s).sum::<u64>();
+    let old_total = old_here.unwrap_or(0) + others.iter().map(|(_, s, _)| s).sum::<u64>();
     let category_bytes = stored_size.saturating_sub(old_here.unwrap_or(0));
     let bytes = stored_size.saturating_sub(old_total);
     let files = u64::from(old_here.is_none() && others.is_empty());
@@ -54,8 +61,10 @@ pub fn reserve(inner: &Arc<Inner>, key: &str, category: &Category, stored_size: 
         Err(Error::QuotaExceeded { key: key.to_string(), quota, used, requested, limit })
     };
 
+    // The store-wide limits count every object of the store: unmanaged ones too (the tier's
+    // room is the whole store's), as of the last full scan.
     let max_files = settings.max_files;
-    let files_used = index.totals.files + index.reserved.files;
+    let files_used = index.totals.files + index.unmanaged.files + index.reserved.files;
     if files > 0 && files_used + files > max_files {
         return refuse(Quota::Files, files_used, files, max_files);
     }
@@ -66,7 +75,7 @@ pub fn reserve(inner: &Arc<Inner>, key: &str, category: &Category, stored_size: 
         }
     }
     let max_bytes = settings.max_storage_bytes();
-    let used = index.totals.bytes + index.reserved.bytes;
+    let used = index.totals.bytes + index.unmanaged.bytes + index.reserved.bytes;
     if bytes > 0 && used + bytes > max_bytes {
         return refuse(Quota::Storage, used, bytes, max_bytes);
     }
@@ -81,7 +90,7 @@ pub fn reserve(inner: &Arc<Inner>, key: &str, category: &Category, stored_size: 
         category_bytes,
         bytes,
         files,
-        others: others.into_iter().map(|(c, _)| c).collect(),
+        others: others.into_iter().map(|(c, _, v)| (c, v)).collect(),
     })
 }
 

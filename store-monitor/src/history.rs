@@ -2,7 +2,7 @@
 //! (`_monitor/usage_history.json`), bounded in count and age, and the growth rate fitted to them.
 
 use serde::{Deserialize, Serialize};
-use store_core::ObjectStore;
+use store_core::{ObjectMeta, ObjectStore, Version};
 
 use crate::error::Result;
 
@@ -38,26 +38,33 @@ impl History {
     /// Reads the history from the store (empty when there is none or it is unreadable: it is
     /// only a statistic, rebuilt by the next checks).
     pub async fn load(store: &ObjectStore) -> Result<History> {
-        match store.read_bytes(HISTORY_KEY).await {
-            Ok(bytes) => Ok(serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                tracing::warn!("the usage history {HISTORY_KEY} is unreadable ({e}); starting a new one");
-                History::default()
-            })),
-            Err(e) if e.is_not_found() => Ok(History::default()),
+        Ok(History::load_versioned(store).await?.0)
+    }
+
+    /// [`History::load`], with the version read (`None` when there is no history yet).
+    pub async fn load_versioned(store: &ObjectStore) -> Result<(History, Option<Version>)> {
+        match store.read_object(HISTORY_KEY).await {
+            Ok(object) => {
+                let history = serde_json::from_slice(&object.bytes).unwrap_or_else(|e| {
+                    tracing::warn!("the usage history {HISTORY_KEY} is unreadable ({e}); starting a new one");
+                    History::default()
+                });
+                Ok((history, Some(object.meta.version)))
+            }
+            Err(e) if e.is_not_found() => Ok((History::default(), None)),
             Err(e) => Err(e.into()),
         }
     }
 
-    /// Writes it back.
-    pub async fn store(&self, store: &ObjectStore) -> Result<()> {
+    /// Writes it back; returns what was written (its version).
+    pub async fn store(&self, store: &ObjectStore) -> Result<ObjectMeta> {
         let json = serde_json::to_vec(self).map_err(|e| store_core::Error::Serialization {
             key: HISTORY_KEY.into(),
             format: store_core::Format::Json,
             writing: true,
             message: e.to_string(),
         })?;
-        store.save_bytes(HISTORY_KEY, json).await?;
-        Ok(())
+        Ok(store.save_bytes_with(HISTORY_KEY, json, store_core::PutMode::Overwrite).await?)
     }
 
     /// Adds a sample (keeping the order by time) and drops what is too old or too many.

@@ -3,7 +3,9 @@
 
 use prometheus::{Gauge, GaugeVec, IntCounter, IntGauge, Opts, Registry};
 
-use crate::stats::{Health, Statistics};
+use store_manager::Category;
+
+use crate::stats::{CategoryStats, Health, Statistics};
 
 /// Every gauge the monitor sets from its statistics.
 #[derive(Clone)]
@@ -22,6 +24,12 @@ pub struct StoreMetrics {
     category_quota: GaugeVec,
     category_files: GaugeVec,
     category_expired: GaugeVec,
+    unmanaged_bytes: IntGauge,
+    unmanaged_files: IntGauge,
+    archive_bytes: IntGauge,
+    archive_files: IntGauge,
+    info: GaugeVec,
+    taken: Gauge,
     /// Expired objects removed by the monitor's cleanups.
     pub cleanup_expired: IntCounter,
     /// Of those, archived first.
@@ -30,6 +38,8 @@ pub struct StoreMetrics {
     pub cleanup_purged: IntCounter,
     /// Bytes the cleanups freed.
     pub cleanup_freed_bytes: IntCounter,
+    /// Scans for a scrape that failed (the last figures were served).
+    pub statistics_errors: IntCounter,
 }
 
 fn reg<T: prometheus::core::Collector + Clone + 'static>(registry: &Registry, c: T) -> prometheus::Result<T> {
@@ -45,9 +55,12 @@ impl StoreMetrics {
         let v = |name: &str, help: &str| reg(registry, GaugeVec::new(Opts::new(name, help), &["category"])?);
         let c = |name: &str, help: &str| reg(registry, IntCounter::new(name, help)?);
         Ok(StoreMetrics {
-            used_bytes: g("objstore_storage_used_bytes", "Bytes the managed objects take (categories and archive).")?,
+            used_bytes: g(
+                "objstore_storage_used_bytes",
+                "Bytes every object of the store takes (categories, archive and unmanaged objects).",
+            )?,
             limit_bytes: g("objstore_storage_limit_bytes", "The storage limit (max_storage_gb), in bytes.")?,
-            files: g("objstore_files", "Managed objects (categories and archive).")?,
+            files: g("objstore_files", "Objects in the store (categories, archive and unmanaged objects).")?,
             files_limit: g("objstore_files_limit", "The file limit (max_files).")?,
             usage_ratio: f("objstore_storage_usage_ratio", "The worse of bytes/limit and files/limit (1 = full).")?,
             health_level: g("objstore_health_level", "Health: 0 healthy, 1 warning, 2 critical, 3 full.")?,
@@ -68,15 +81,42 @@ impl StoreMetrics {
                 "objstore_category_expired_files",
                 "Expired objects in a category, waiting for a cleanup.",
             )?,
+            unmanaged_bytes: g(
+                "objstore_unmanaged_used_bytes",
+                "Bytes the objects outside the categories and the archive take (plain saves, other programs' files).",
+            )?,
+            unmanaged_files: g("objstore_unmanaged_files", "Objects outside the categories and the archive.")?,
+            archive_bytes: g("objstore_archive_used_bytes", "Bytes the archived copies (_archive/) take.")?,
+            archive_files: g("objstore_archive_files", "Archived copies (_archive/).")?,
+            info: reg(
+                registry,
+                GaugeVec::new(
+                    Opts::new(
+                        "objstore_monitor_info",
+                        "Always 1; label view: the project view the monitor watches (empty: the whole store).",
+                    ),
+                    &["view"],
+                )?,
+            )?,
+            taken: f(
+                "objstore_statistics_timestamp_seconds",
+                "When the scan behind these figures started (Unix time): a scrape may serve a recent check's figures.",
+            )?,
             cleanup_expired: c("objstore_cleanup_expired_total", "Expired objects removed by cleanups.")?,
             cleanup_archived: c("objstore_cleanup_archived_total", "Expired objects archived before removal.")?,
             cleanup_purged: c("objstore_cleanup_purged_total", "Archived copies removed after their retention.")?,
             cleanup_freed_bytes: c("objstore_cleanup_freed_bytes_total", "Bytes freed by cleanups.")?,
+            statistics_errors: c(
+                "objstore_statistics_errors_total",
+                "Scans for a scrape that failed (the last figures were served; the monitor's log says why).",
+            )?,
         })
     }
 
     /// Sets every gauge from `s`.
     pub fn update(&self, s: &Statistics, health: Health, alert_pct: f64, critical_pct: f64) {
+        let taken_unix_seconds =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
         let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         self.used_bytes.set(clamp(s.current_usage_bytes));
         self.limit_bytes.set(clamp(s.max_storage_bytes));
@@ -92,7 +132,11 @@ impl StoreMetrics {
         self.category_quota.reset();
         self.category_files.reset();
         self.category_expired.reset();
-        for (category, c) in &s.by_category {
+        // Every built-in category has its series, 0 when empty, so that panels and alerts have
+        // a line to draw from the first scrape.
+        let empty = CategoryStats::default();
+        let builtin = Category::BUILTIN.iter().filter(|c| !s.by_category.contains_key(c)).map(|c| (c, &empty));
+        for (category, c) in s.by_category.iter().chain(builtin) {
             let name = [category.name()];
             self.category_used.with_label_values(&name).set(c.size_bytes as f64);
             self.category_files.with_label_values(&name).set(c.files as f64);
@@ -101,6 +145,13 @@ impl StoreMetrics {
                 self.category_quota.with_label_values(&name).set(q as f64);
             }
         }
+        self.unmanaged_bytes.set(clamp(s.unmanaged.size_bytes));
+        self.unmanaged_files.set(clamp(s.unmanaged.files));
+        self.archive_bytes.set(clamp(s.archive.size_bytes));
+        self.archive_files.set(clamp(s.archive.files));
+        self.info.reset();
+        self.info.with_label_values(&[s.view.as_deref().unwrap_or("")]).set(1.0);
+        self.taken.set(taken_unix_seconds);
     }
 }
 

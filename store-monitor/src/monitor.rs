@@ -1,8 +1,8 @@
 //! The `Monitor`: statistics, health, actions, suggestions, report, metrics.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use prometheus::{Encoder, Registry, TextEncoder};
 use serde::Serialize;
@@ -13,23 +13,35 @@ use crate::error::{Error, Result};
 use crate::history::{self, History, Sample};
 use crate::metrics::StoreMetrics;
 use crate::report;
-use crate::stats::{CategoryStats, GB, Health, MB, Statistics, pct};
+use crate::scrape::{DEFAULT_SCRAPE_MAX_AGE, Figures, MAX_WAITING_SCRAPES};
+use crate::stats::{GB, Health, MB, Statistics};
 use crate::suggest::{self, Suggestions};
-use store_metrics::CacheMetrics;
+use store_core::Version;
+use store_metrics::{CacheMetrics, OperationMetrics};
 
 /// Watches a [`Manager`]'s store: statistics, growth, health, actions and Prometheus metrics.
 /// Cheap to clone.
 #[derive(Clone)]
 pub struct Monitor {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    manager: Manager,
+pub(crate) struct Inner {
+    pub(crate) manager: Manager,
     registry: Registry,
-    metrics: Result<StoreMetrics, String>,
+    pub(crate) metrics: Result<StoreMetrics, String>,
     /// Serialises checks (each appends to the history object).
     check_lock: tokio::sync::Mutex<()>,
+    /// The usage history as last read or written, with its version (`None`: not read yet).
+    history: tokio::sync::Mutex<Option<(History, Option<Version>)>>,
+    /// The last figures (of a check or a scrape's scan); see `scrape.rs`.
+    pub(crate) last: Mutex<Option<Figures>>,
+    /// One scan for scrapes at a time.
+    pub(crate) scan_gate: tokio::sync::Mutex<()>,
+    /// Scrapes that may wait for a scan.
+    pub(crate) scrape_slots: tokio::sync::Semaphore,
+    /// How old the figures a scrape serves may be.
+    pub(crate) scrape_max_age: Mutex<Duration>,
 }
 
 /// What a [`Monitor::check`] found and did.
@@ -87,7 +99,43 @@ impl Monitor {
             Ok(metrics)
         });
         let metrics = metrics.map_err(|e| e.to_string());
-        Monitor { inner: Arc::new(Inner { manager, registry, metrics, check_lock: tokio::sync::Mutex::new(()) }) }
+        Monitor {
+            inner: Arc::new(Inner {
+                manager,
+                registry,
+                metrics,
+                check_lock: tokio::sync::Mutex::new(()),
+                history: tokio::sync::Mutex::new(None),
+                last: Mutex::new(None),
+                scan_gate: tokio::sync::Mutex::new(()),
+                scrape_slots: tokio::sync::Semaphore::new(MAX_WAITING_SCRAPES),
+                scrape_max_age: Mutex::new(DEFAULT_SCRAPE_MAX_AGE),
+            }),
+        }
+    }
+
+    /// A monitor that also exports the [operation metrics](crate::layer) of what it does to the
+    /// store (its listings, header reads, the usage history and the index snapshot): what a
+    /// process that only monitors (`objstore monitor`) has to show on the dashboard's operation
+    /// panels and the operation-error alert. It watches `manager`'s store through a new manager
+    /// (same settings and clock, its own index) over that store with the metrics layer on top;
+    /// [`Monitor::manager`] is that one.
+    ///
+    /// ```
+    /// use store_manager::{Manager, Settings};
+    /// use store_monitor::Monitor;
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let manager = Manager::new(store_core::open("memory://").await?, Settings::default());
+    /// let monitor = Monitor::with_operation_metrics(&manager)?;
+    /// monitor.check().await?;
+    /// assert!(monitor.metrics_text().await?.contains(r#"objstore_operations_total{operation="list",result="ok"}"#));
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+    /// ```
+    pub fn with_operation_metrics(manager: &Manager) -> Result<Monitor> {
+        let registry = Registry::new();
+        let operations = OperationMetrics::new(&registry)?;
+        let store = manager.store().with_layer(operations.layer());
+        Ok(Monitor::with_registry(manager.with_store(store), registry))
     }
 
     /// The manager it watches.
@@ -107,59 +155,46 @@ impl Monitor {
         Duration::from_secs_f64((hours * 3600.0).max(1.0))
     }
 
-    /// The statistics now (the usage history gives the growth; nothing is recorded).
+    /// The statistics now (the usage history gives the growth; nothing is recorded): one scan
+    /// of the store (a listing plus the headers of what changed since the last one).
     pub async fn get_statistics(&self) -> Result<Statistics> {
-        let history = History::load(self.inner.manager.store()).await?;
-        self.statistics_with(&history).await
+        Ok(self.gather().await?.0)
     }
 
-    async fn statistics_with(&self, history: &History) -> Result<Statistics> {
+    /// The statistics, and the usage history they were computed with.
+    async fn gather(&self) -> Result<(Statistics, History)> {
         let manager = &self.inner.manager;
-        let settings = manager.settings();
-        let usage = manager.usage_by_category().await?;
-        let archive = manager.archive_usage().await?;
-        let mut by_category = std::collections::BTreeMap::new();
-        let (mut bytes, mut files, mut expired_files, mut expired_bytes) = (archive.stored_bytes, archive.files, 0, 0);
-        for (category, u) in usage {
-            bytes += u.stored_bytes;
-            files += u.files;
-            expired_files += u.expired_files;
-            expired_bytes += u.expired_bytes;
-            by_category.insert(
-                category,
-                CategoryStats {
-                    size_bytes: u.stored_bytes,
-                    size_mb: u.stored_bytes as f64 / MB,
-                    files: u.files,
-                    quota_bytes: u.allocation_bytes,
-                    expired_files: u.expired_files,
-                },
-            );
-        }
+        let census = manager.census().await?;
+        let history = self.history().await?;
         let now = store_manager::format::to_ms(manager.now());
-        let max_bytes = settings.max_storage_bytes();
-        let growth = history.growth_bytes_per_day(now, Some(Sample { t_ms: now, bytes, files }));
-        Ok(Statistics {
-            current_usage_bytes: bytes,
-            current_usage_gb: bytes as f64 / GB,
-            max_storage_bytes: max_bytes,
-            usage_pct: pct(bytes, max_bytes),
-            files,
-            max_files: settings.max_files,
-            files_pct: pct(files, settings.max_files),
-            growth_rate_gb_per_day: growth / GB,
-            days_until_full: history::days_until_full(bytes, max_bytes, growth),
-            by_category,
-            archive: CategoryStats {
-                size_bytes: archive.stored_bytes,
-                size_mb: archive.stored_bytes as f64 / MB,
-                files: archive.files,
-                quota_bytes: None,
-                expired_files: 0,
-            },
-            expired_files,
-            expired_bytes,
-        })
+        Ok((Statistics::from_census(&census, &history, manager.settings(), now), history))
+    }
+
+    /// The usage history: the copy in memory while the last scan listed the version it has,
+    /// else read again (another process's check changed it).
+    async fn history(&self) -> Result<History> {
+        let listed = self.inner.manager.internal_version(history::HISTORY_KEY);
+        let mut cached = self.inner.history.lock().await;
+        if let Some((history, version)) = &*cached
+            && *version == listed
+        {
+            return Ok(history.clone());
+        }
+        let (history, version) = match listed {
+            None => (History::default(), None),
+            Some(_) => History::load_versioned(self.inner.manager.store()).await?,
+        };
+        *cached = Some((history.clone(), version));
+        Ok(history)
+    }
+
+    /// Writes the usage history and keeps it (and its version) in memory.
+    async fn store_history(&self, history: History) -> Result<()> {
+        let manager = &self.inner.manager;
+        let meta = history.store(manager.store()).await?;
+        manager.note_internal_write(&meta);
+        *self.inner.history.lock().await = Some((history, Some(meta.version)));
+        Ok(())
     }
 
     /// Healthy, Warning, Critical or Full, by the thresholds on bytes and on files.
@@ -196,9 +231,8 @@ impl Monitor {
         let _one_at_a_time = self.inner.check_lock.lock().await;
         let manager = &self.inner.manager;
         let settings = manager.settings();
-        let store = manager.store();
-        let mut history = History::load(store).await?;
-        let mut s = self.statistics_with(&history).await?;
+        let mut started = Instant::now();
+        let (mut s, mut history) = self.gather().await?;
         let before = Health::judge(s.usage_ratio(), settings);
         let mut actions = Vec::new();
         let mut cleanup = None;
@@ -218,7 +252,8 @@ impl Monitor {
             tracing::error!("{line}");
             actions.push(line);
             cleanup = Some(report);
-            s = self.statistics_with(&history).await?;
+            started = Instant::now();
+            (s, history) = self.gather().await?;
         }
         let health = Health::judge(s.usage_ratio(), settings);
         match health {
@@ -258,11 +293,8 @@ impl Monitor {
             bytes: s.current_usage_bytes,
             files: s.files,
         });
-        history.store(store).await?;
-        if let Ok(metrics) = &self.inner.metrics {
-            let m = &settings.usage_monitoring;
-            metrics.update(&s, health, m.alert_threshold_pct, m.critical_threshold_pct);
-        }
+        self.store_history(history).await?;
+        self.remember(started, &s, health);
         tracing::info!("{}", report::log_lines(&s).replace('\n', ", "));
         Ok(CheckOutcome {
             statistics: s,
@@ -288,14 +320,18 @@ impl Monitor {
         Ok(report::render(&self.get_statistics().await?))
     }
 
-    /// Refreshes the gauges and encodes every metric of the registry in the Prometheus text
-    /// format (what `GET /metrics` answers).
+    /// Refreshes the gauges (one scan) and encodes every metric of the registry in the
+    /// Prometheus text format. The endpoint answers with [`Monitor::scrape`] instead, which
+    /// serves recent figures without scanning.
     pub async fn metrics_text(&self) -> Result<String> {
-        let s = self.get_statistics().await?;
-        let settings = self.inner.manager.settings();
-        let metrics = self.inner.metrics.as_ref().map_err(|e| Error::Metrics(prometheus::Error::Msg(e.clone())))?;
-        let m = &settings.usage_monitoring;
-        metrics.update(&s, Health::judge(s.usage_ratio(), settings), m.alert_threshold_pct, m.critical_threshold_pct);
+        self.inner.metrics.as_ref().map_err(|e| Error::Metrics(prometheus::Error::Msg(e.clone())))?;
+        self.refresh().await?;
+        self.encode()
+    }
+
+    /// Encodes every metric of the registry as it stands.
+    pub(crate) fn encode(&self) -> Result<String> {
+        self.inner.metrics.as_ref().map_err(|e| Error::Metrics(prometheus::Error::Msg(e.clone())))?;
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.inner.registry.gather(), &mut out)?;
         let text = String::from_utf8(out).map_err(|e| Error::Metrics(prometheus::Error::Msg(e.to_string())))?;

@@ -1,4 +1,6 @@
-//! The seed's "OBJECT STORE STATISTICS" block, and the one-line log form.
+//! The seed's "OBJECT STORE STATISTICS" block, and the one-line log form. Rows: each category,
+//! then what lies outside them (unmanaged) and the archive; a view, when the manager has one, is
+//! named first.
 
 use std::fmt::Write;
 
@@ -21,6 +23,9 @@ pub fn render(s: &Statistics) -> String {
     let rule = "=".repeat(50);
     let mut out = String::new();
     let _ = writeln!(out, "{rule}\nOBJECT STORE STATISTICS\n{rule}");
+    if let Some(view) = &s.view {
+        let _ = writeln!(out, "View: project '{view}' (objects outside it are not counted)");
+    }
     let _ = writeln!(
         out,
         "Storage Used: {:.2}GB / {:.2}GB ({:.1}%)",
@@ -45,6 +50,14 @@ pub fn render(s: &Statistics) -> String {
             None => String::new(),
         };
         let _ = writeln!(out, "  {category}: {}MB ({} files{quota})", mb_with_commas(c.size_mb), thousands(c.files));
+    }
+    if s.unmanaged.files > 0 {
+        let _ = writeln!(
+            out,
+            "  (unmanaged): {}MB ({} files)",
+            mb_with_commas(s.unmanaged.size_mb),
+            thousands(s.unmanaged.files)
+        );
     }
     if s.archive.files > 0 {
         let _ = writeln!(

@@ -177,6 +177,22 @@ fn suggestions(s: &Statistics, fullest: Option<Oldest>, sources: LimitSources, a
             });
         }
     }
+    if filling_up && s.unmanaged.files > 0 {
+        let files = s.unmanaged.files;
+        actions.push(Action {
+            action: "review_unmanaged".into(),
+            reason: format!(
+                "{files} {} outside the categories (plain saves, other programs' files) {} {:.1}MB; cleanups never \
+                 remove them: delete what is no longer needed",
+                if files == 1 { "object" } else { "objects" },
+                if files == 1 { "takes" } else { "take" },
+                s.unmanaged.size_bytes as f64 / MB
+            ),
+            category: None,
+            keys: Vec::new(),
+            bytes: Some(s.unmanaged.size_bytes),
+        });
+    }
     if filling_up {
         let bytes_hot = s.usage_pct >= alert_pct;
         let files_hot = s.files_pct >= alert_pct;
@@ -233,6 +249,9 @@ mod tests {
             days_until_full: None,
             by_category,
             archive: Default::default(),
+            unmanaged: Default::default(),
+            internal: Default::default(),
+            view: None,
             expired_files: 0,
             expired_bytes: 0,
         }

@@ -249,6 +249,10 @@ async fn cache_and_operation_metrics_after_known_operations(env: Env) {
     let store = ObjectStore::builder(&env.url).cache(trust).layer(operations.layer()).build().await.unwrap();
     let settings = Settings::from_json(r#"{"max_files": 100}"#).unwrap();
     let manager = Manager::with_clock(store.clone(), settings, env.clock.clone());
+    // Only the operations below: no index snapshot. On S3 each save of a new key also rewrites
+    // the manager's change marker (one more put, one more cached object).
+    manager.set_index_snapshots(None);
+    let marker = u8::from(!store.capabilities().local_paths) as f64;
     let monitor = Monitor::with_registry(manager.clone(), registry);
     manager.save_bytes("spy", blob(1000, 1), SaveOptions::new(Category::TradingState)).await.unwrap();
     manager.save_bytes("qqq", blob(2000, 2), SaveOptions::new(Category::TradingState)).await.unwrap();
@@ -263,15 +267,15 @@ async fn cache_and_operation_metrics_after_known_operations(env: Env) {
         line.unwrap_or_else(|| panic!("{series} in\n{text}")).rsplit(' ').next().unwrap().parse().unwrap()
     };
     assert_eq!(value("objstore_cache_hits_total"), 3.0);
-    // The absent key, and the monitor's own read of its usage history (none yet).
-    assert_eq!(value("objstore_cache_misses_total"), 2.0);
-    assert_eq!(value("objstore_cache_entries"), 2.0, "the two saved objects");
+    // The absent key (the monitor does not read its usage history: the listing shows none).
+    assert_eq!(value("objstore_cache_misses_total"), 1.0);
+    assert_eq!(value("objstore_cache_entries"), 2.0 + marker, "the two saved objects (and the marker)");
     assert!(value("objstore_cache_bytes") > 3000.0);
     assert_eq!(value("objstore_cache_evictions_total"), 0.0);
     assert_eq!(value(r#"objstore_operations_total{operation="get_ready",result="ok"}"#), 3.0);
-    assert_eq!(value(r#"objstore_operations_total{operation="put",result="ok"}"#), 2.0);
-    assert_eq!(value(r#"objstore_operations_total{operation="get",result="not_found"}"#), 2.0);
-    assert_eq!(value(r#"objstore_operation_duration_seconds_count{operation="put",result="ok"}"#), 2.0);
+    assert_eq!(value(r#"objstore_operations_total{operation="put",result="ok"}"#), 2.0 + 2.0 * marker);
+    assert_eq!(value(r#"objstore_operations_total{operation="get",result="not_found"}"#), 1.0);
+    assert_eq!(value(r#"objstore_operation_duration_seconds_count{operation="put",result="ok"}"#), 2.0 + 2.0 * marker);
     assert_eq!(value("objstore_files"), 2.0);
     assert_eq!(value(r#"objstore_category_files{category="trading_state"}"#), 2.0);
     // A store without a cache exports no cache family; a second monitor on one registry is refused.
@@ -280,6 +284,92 @@ async fn cache_and_operation_metrics_after_known_operations(env: Env) {
     assert!(!plain.metrics_text().await.unwrap().contains("objstore_cache_"));
     let twice = Monitor::with_registry(manager, monitor.registry().clone());
     assert!(twice.metrics_text().await.is_err(), "the same metric names registered twice");
+}
+
+/// The issue's case: three plain objects of 100 KB (`objstore put`) and one small managed object.
+/// Statistics, health, the report and the metrics count them all; the plain ones are their own
+/// row.
+async fn plain_saves_count_in_statistics_health_report_and_metrics(env: Env) {
+    let manager = env.manager(json!({"max_files": 4})).await;
+    for i in 0..3u64 {
+        manager.store().save_bytes(&format!("export_{i}.bin"), blob(100_000, i)).await.unwrap();
+    }
+    manager.save("state", &json!({"equity": 1}), SaveOptions::new(Category::TradingState)).await.unwrap();
+    let monitor = Monitor::new(manager.clone());
+    let s = monitor.get_statistics().await.unwrap();
+    assert_eq!(s.files, 4, "every object of the store counts: {s:?}");
+    assert!(s.current_usage_bytes > 300_000, "{s:?}");
+    assert_eq!(monitor.health().await.unwrap(), Health::Full, "4 of 4 files");
+    let report = monitor.report().await.unwrap();
+    assert!(report.contains("Files: 4 / 4"), "{report}");
+    assert!(report.contains("(unmanaged): 0.3MB (3 files)"), "{report}");
+    let text = monitor.metrics_text().await.unwrap();
+    assert!(text.contains("\nobjstore_files 4\n"), "{text}");
+    assert!(text.contains("\nobjstore_unmanaged_files 3\n"), "{text}");
+    // The check acts on it: saves are refused until room is made.
+    let outcome = monitor.check().await.unwrap();
+    assert!(outcome.saves_refused, "{outcome:?}");
+    manager.store().delete("export_0.bin").await.unwrap();
+    assert!(!monitor.check().await.unwrap().saves_refused);
+}
+
+/// A manager given a project view: the monitor says which view it watches, and counts only it.
+async fn the_watched_view_is_named(env: Env) {
+    let store = store_core::open(&env.url).await.unwrap();
+    store.save_bytes("elsewhere/big.bin", blob(50_000, 1)).await.unwrap();
+    let manager = Manager::with_clock(store.project("managed"), Settings::default(), env.clock.clone());
+    manager.save("k", &1, SaveOptions::new(Category::LlmCache)).await.unwrap();
+    let monitor = Monitor::new(manager);
+    let s = monitor.get_statistics().await.unwrap();
+    assert_eq!(s.files, 1, "objects outside the view are not counted: {s:?}");
+    let report = monitor.report().await.unwrap();
+    assert!(report.contains("View: project 'managed'"), "{report}");
+    let text = monitor.metrics_text().await.unwrap();
+    assert!(text.contains("objstore_monitor_info{view=\"managed\"} 1"), "{text}");
+}
+
+/// Dashboards need a series for every category, even an empty one.
+async fn every_category_has_series_even_when_empty(env: Env) {
+    let manager = env.manager(json!({})).await;
+    manager.save("k", &1, SaveOptions::new(Category::TradingState)).await.unwrap();
+    let text = Monitor::new(manager).metrics_text().await.unwrap();
+    for category in Category::BUILTIN {
+        for family in ["objstore_category_used_bytes", "objstore_category_files", "objstore_category_expired_files"] {
+            let series = format!("{family}{{category=\"{category}\"}} ");
+            assert!(text.contains(&series), "no {series} in\n{text}");
+        }
+    }
+    assert!(text.contains("\nobjstore_archive_files 0\n"), "{text}");
+}
+
+/// After the first check, a check costs one listing plus reads of what changed (the usage
+/// history it wrote itself is not read back).
+async fn a_check_costs_one_listing_plus_changed_reads(env: Env) {
+    let registry = prometheus::Registry::new();
+    let ops = OperationMetrics::new(&registry).unwrap();
+    let store = ObjectStore::builder(&env.url).cache(CacheOptions::DISABLED).layer(ops.layer()).build().await.unwrap();
+    let manager = Manager::with_clock(store, Settings::default(), env.clock.clone());
+    for i in 0..20u64 {
+        manager.save_bytes(&format!("m{i}"), blob(50_000, i), SaveOptions::new(Category::MlModels)).await.unwrap();
+    }
+    let monitor = Monitor::with_registry(manager.clone(), registry);
+    monitor.check().await.unwrap();
+    let count = |op: &str| -> u64 {
+        ["ok", "not_found", "error"].iter().map(|r| ops.operations().with_label_values(&[op, r]).get()).sum()
+    };
+    let reads = || count("get") + count("get_range") + count("get_stream");
+    let (lists, read) = (count("list"), reads());
+    monitor.check().await.unwrap();
+    assert_eq!(count("list") - lists, 1, "a check lists the store once");
+    assert_eq!(reads() - read, 0, "nothing changed, nothing is read");
+    // Another process saves one object: the next check reads its header, and only that.
+    let other = env.manager(json!({})).await;
+    other.save_bytes("new", blob(50_000, 99), SaveOptions::new(Category::MlModels)).await.unwrap();
+    let (lists, read) = (count("list"), reads());
+    let outcome = monitor.check().await.unwrap();
+    assert_eq!(outcome.statistics.by_category[&Category::MlModels].files, 21);
+    assert_eq!(count("list") - lists, 1);
+    assert_eq!(reads() - read, 1, "one header read: the new object's");
 }
 
 macro_rules! monitor_suite {
@@ -305,6 +395,26 @@ macro_rules! monitor_suite {
             #[tokio::test]
             async fn report_and_metrics_after_known_operations() {
                 super::report_and_metrics_after_known_operations($env).await;
+            }
+
+            #[tokio::test]
+            async fn plain_saves_count_in_statistics_health_report_and_metrics() {
+                super::plain_saves_count_in_statistics_health_report_and_metrics($env).await;
+            }
+
+            #[tokio::test]
+            async fn the_watched_view_is_named() {
+                super::the_watched_view_is_named($env).await;
+            }
+
+            #[tokio::test]
+            async fn every_category_has_series_even_when_empty() {
+                super::every_category_has_series_even_when_empty($env).await;
+            }
+
+            #[tokio::test]
+            async fn a_check_costs_one_listing_plus_changed_reads() {
+                super::a_check_costs_one_listing_plus_changed_reads($env).await;
             }
 
             #[tokio::test]

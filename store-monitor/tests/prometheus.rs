@@ -399,6 +399,8 @@ async fn prometheus_scrapes_the_monitor_end_to_end() {
     let store_dir = dir.path().join("store");
     std::fs::create_dir_all(&store_dir).unwrap();
     let (manager, monitor) = monitored(&format!("file://{}", store_dir.display())).await;
+    // Scraped every second: serve figures at most a second old (the default is 30 s).
+    monitor.set_scrape_max_age(Duration::from_secs(1));
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let target = listener.local_addr().unwrap();

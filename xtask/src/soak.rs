@@ -3,8 +3,9 @@
 //! server, and the property tests on keys, escapes and the stored format.
 //!
 //! - `cargo xtask soak [--kills N] [--fault-ops N] [--scale N] [--cases N] [--only NAME]` runs the
-//!   long versions (see [`RUNS`]: 2,000 kills, 10,000 operations under faults, the concurrency and
-//!   cluster workloads 5 times as long, 10,000 cases per property) and prints the summary table.
+//!   long versions (see [`RUNS`]: 2,000 kills, 10,000 operations under faults, the concurrency,
+//!   cluster and manager race workloads 5 times as long, 10,000 cases per property) and prints
+//!   the summary table.
 //!   It starts the SeaweedFS the S3 parts need, as `cargo xtask test` does.
 //! - `cargo xtask test` runs the CI-sized versions with the rest of the workspace; the tests
 //!   append their `SUMMARY ...` lines to `$OBJSTORE_SUMMARY_FILE` (see [`summary_file`]) and
@@ -29,7 +30,7 @@ struct Run {
 }
 
 /// The long runs, in order.
-const RUNS: [Run; 9] = [
+const RUNS: [Run; 10] = [
     Run { test: "crash", package: "objstore", var: Some(KILLS) },
     Run { test: "faults", package: "objstore", var: Some(FAULT_OPS) },
     Run { test: "disk_full", package: "objstore", var: None },
@@ -39,6 +40,7 @@ const RUNS: [Run; 9] = [
     Run { test: "escape", package: "backend-local", var: Some(CASES) },
     Run { test: "permissions", package: "backend-local", var: None },
     Run { test: "prop_format", package: "store-manager", var: Some(CASES) },
+    Run { test: "races", package: "store-manager", var: Some(RACE_SCALE) },
 ];
 
 const KILLS: &str = "OBJSTORE_CRASH_KILLS";
@@ -46,12 +48,13 @@ const FAULT_OPS: &str = "OBJSTORE_FAULT_OPS";
 const CONCURRENCY_SCALE: &str = "OBJSTORE_CONCURRENCY_SCALE";
 const CLUSTER_SCALE: &str = "OBJSTORE_CLUSTER_SCALE";
 const CASES: &str = "PROPTEST_CASES";
+const RACE_SCALE: &str = "OBJSTORE_RACE_SCALE";
 
 /// The options of `soak`: (option, the variables it sets, their long value).
 const OPTIONS: [(&str, &[&str], usize); 4] = [
     ("--kills", &[KILLS], 2000),
     ("--fault-ops", &[FAULT_OPS], 10_000),
-    ("--scale", &[CONCURRENCY_SCALE, CLUSTER_SCALE], 5),
+    ("--scale", &[CONCURRENCY_SCALE, CLUSTER_SCALE, RACE_SCALE], 5),
     ("--cases", &[CASES], 10_000),
 ];
 
@@ -124,8 +127,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return Err(format!("no reliability test '{name}'; they are {}", names.join(", ")));
     }
     let selected: Vec<&Run> = RUNS.iter().filter(|r| only.as_ref().is_none_or(|o| o == r.test)).collect();
-    // The concurrency test's S3 part and the cluster need SeaweedFS (the `weed` binary).
-    let needs_s3 = selected.iter().any(|r| matches!(r.test, "concurrency" | "seaweedfs_cluster"));
+    // The concurrency test's S3 part, the cluster and the manager's races need the S3 servers.
+    let needs_s3 = selected.iter().any(|r| matches!(r.test, "concurrency" | "seaweedfs_cluster" | "races"));
     let servers = if needs_s3 { Some(crate::start_s3_servers(false)?) } else { None };
     let summary_env = summary_env();
     let mut failed = Vec::new();

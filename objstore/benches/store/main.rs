@@ -11,9 +11,11 @@
 //! the SeaweedFS that `cargo xtask bench` starts (floor: raw object_store on the same server).
 //!
 //! Options: `--quick` (fewer rounds), `--only NAME` (groups whose name contains NAME: `save`,
-//! `read`, `async`, `cached`, `keys`, `manager` (= `manager-io` and `manager-index`), `s3`,
-//! `transfer` (import and copy of 10,000 files, see `transfer.rs`), `large` (2 GiB streamed saves
-//! and reads, parquet-style ranged reads; see `large.rs`), `compat` (the object_store
+//! `read`, `async`, `cached`, `keys`, `manager` (= `manager-io`, `manager-index` and
+//! `manager-scale-s3` and `manager-scale-local`: cold starts over 20,000 objects with and without
+//! the index snapshot, see `manager_scale.rs`), `s3`, `transfer` (import and copy of 10,000
+//! files, see `transfer.rs`), `large` (2 GiB streamed saves and reads, parquet-style ranged
+//! reads; see `large.rs`), `compat` (the object_store
 //! adapter beside the facade; needs `--features object-store-compat`, see `compat.rs`)).
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -23,6 +25,7 @@ mod compat;
 mod large;
 mod local;
 mod manager;
+mod manager_scale;
 mod s3;
 #[cfg(feature = "object-store-compat")]
 mod trait_floor;
@@ -84,10 +87,14 @@ fn main() {
         print_table("local disk and cache", &config, &rows);
     }
     let rows = manager::run(&config, &base.join("manager"));
-    let _ = std::fs::remove_dir_all(&base);
     if !rows.is_empty() {
         print_table("manager (local disk)", &config, &rows);
     }
+    if config.wants("manager-scale-s3") || config.wants("manager-scale-local") {
+        let rows = manager_scale::run(&config, &base.join("manager"));
+        print_table("manager cold start at scale (SeaweedFS, local disk)", &config, &rows);
+    }
+    let _ = std::fs::remove_dir_all(&base);
     #[cfg(feature = "object-store-compat")]
     compat::main(&config);
     if config.wants("s3") {

@@ -188,7 +188,9 @@ pub fn recount_frames(root: &Path) -> (Frames, Vec<String>) {
     let Ok(entries) = std::fs::read_dir(root) else { return (out, bad) };
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with(INTERNAL) || name == "_archive" || !entry.path().is_dir() {
+        // `_archive`, and the manager's and monitor's own files (`_manager/`, `_monitor/`), are
+        // not category folders.
+        if name.starts_with(INTERNAL) || name.starts_with('_') || !entry.path().is_dir() {
             continue;
         }
         let mut files = Vec::new();

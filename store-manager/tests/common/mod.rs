@@ -17,7 +17,10 @@ use store_manager::clock::ManualClock;
 use store_manager::{Manager, Settings};
 use tempfile::TempDir;
 
+pub mod counted;
+pub mod hook;
 mod trading;
+#[allow(unused_imports)] // not every test file that includes this module uses it
 pub use trading::trading_json;
 
 /// One case's storage: a fresh store, its URL (to open more handles on it) and a clock.
@@ -44,6 +47,11 @@ impl Env {
     async fn at(url: String, dir: Option<TempDir>) -> Env {
         let store = store_core::open(&url).await.unwrap_or_else(|e| panic!("cannot open {url}: {e}"));
         Env { url, store, clock: ManualClock::new(start_time()), _dir: dir }
+    }
+
+    /// Another handle on storage a case made (a child process of a test uses it).
+    pub async fn at_url(url: &str) -> Env {
+        Env::at(url.to_string(), None).await
     }
 
     /// A store in memory.
@@ -94,3 +102,15 @@ pub fn settings(json: Value) -> Settings {
 /// `len` bytes that do not compress, different for each seed.
 #[allow(unused_imports)] // not every test file that includes this module uses it
 pub use store_core::testkit::noise;
+
+/// The store's keys without the manager's and the monitor's own files (`_manager/`,
+/// `_monitor/`: the index snapshot, the change marker, the usage history).
+pub async fn user_keys(store: &ObjectStore) -> Vec<String> {
+    store
+        .keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|k| !k.starts_with("_manager/") && !k.starts_with("_monitor/"))
+        .collect()
+}

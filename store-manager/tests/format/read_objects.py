@@ -59,7 +59,9 @@ def main(root):
                     continue
                 place, category, key = "archive", parts[1], "/".join(parts[2:])
             else:
-                if len(parts) < 2:
+                # Category names start with a lowercase letter or a digit; `_manager/` and
+                # `_monitor/` hold the tools' own files.
+                if len(parts) < 2 or parts[0].startswith("_"):
                     continue
                 place, category, key = "live", parts[0], "/".join(parts[1:])
             with open(path, "rb") as f:

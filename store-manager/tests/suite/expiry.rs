@@ -5,7 +5,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use store_manager::{Category, SaveOptions, Settings};
 
-use crate::common::{Env, settings, trading_json};
+use crate::common::{Env, settings, trading_json, user_keys};
 
 pub async fn expired_is_invisible_then_archived(env: Env) {
     let manager = env.manager(Settings::default());
@@ -50,7 +50,7 @@ pub async fn cleanup_without_archive(env: Env) {
     manager.save("fresh", &9, SaveOptions::new(Category::LlmCache).expire_days(60)).await.unwrap();
     env.clock.advance_days(30);
     assert_eq!(manager.cleanup_expired().await.unwrap(), 5);
-    assert_eq!(env.store.keys().await.unwrap(), ["llm_cache/fresh"]);
+    assert_eq!(user_keys(&env.store).await, ["llm_cache/fresh"]);
     assert!(manager.list_archived(&Category::LlmCache).await.unwrap().is_empty());
 }
 
@@ -83,5 +83,5 @@ pub async fn archive_retention(env: Env) {
     let report = manager.cleanup().await.unwrap();
     assert_eq!((report.expired, report.purged), (0, 1));
     assert_eq!(manager.load_archived_bytes(&Category::MlModels, "m").await.unwrap(), None);
-    assert!(env.store.keys().await.unwrap().is_empty());
+    assert!(user_keys(&env.store).await.is_empty());
 }

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 use store_manager::{Category, Error, Manager, SaveOptions, Settings, UsageMonitoring};
 
-use crate::common::{Env, noise, settings, trading_json};
+use crate::common::{Env, noise, settings, trading_json, user_keys};
 
 async fn stored(env: &Env, key: &str) -> Vec<u8> {
     env.store.read_bytes(key).await.unwrap().to_vec()
@@ -193,7 +193,7 @@ pub async fn invalid_settings_and_disabled(env: Env) {
     let Error::Settings(problems) = &err else { panic!("expected settings problems, got {err}") };
     assert_eq!(problems.problems.len(), 2, "{err}");
     assert!(manager.load::<i32>("k").await.is_err());
-    assert!(env.store.keys().await.unwrap().is_empty());
+    assert!(user_keys(&env.store).await.is_empty());
 
     let off = env.manager(settings(json!({"enabled": false})));
     let err = off.save("k", &1, SaveOptions::default()).await.unwrap_err();
@@ -216,7 +216,7 @@ pub async fn keys_and_categories_checked(env: Env) {
     manager.save("/nested\\path/k", &5, SaveOptions::new(Category::LlmCache)).await.unwrap();
     assert_eq!(manager.load::<i32>("nested/path/k").await.unwrap(), Some(5));
     assert_eq!(manager.list_keys(&Category::LlmCache).await.unwrap(), ["nested/path/k"]);
-    assert!(env.store.keys().await.unwrap().contains(&"llm_cache/nested/path/k".to_string()));
+    assert!(user_keys(&env.store).await.contains(&"llm_cache/nested/path/k".to_string()));
     assert!(store_core::Key::parse("..").is_err());
     assert!(manager.store().keys().await.unwrap().iter().all(|k| !k.starts_with("..")));
     let _: Option<Bytes> = manager.load_bytes("never_saved").await.unwrap();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use store_manager::{Category, Error, Quota, SaveOptions, Settings};
 
-use crate::common::{Env, noise, settings};
+use crate::common::{Env, noise, settings, user_keys};
 
 const MB: u64 = 1024 * 1024;
 
@@ -148,7 +148,7 @@ pub async fn concurrent_saves_never_overshoot(env: Env) {
     assert_eq!(ok, 10, "exactly as many as fit");
     assert_eq!(greeks.files, 10);
     assert!(greeks.stored_bytes <= allocation, "{} > {allocation}", greeks.stored_bytes);
-    assert_eq!(env.store.keys().await.unwrap().len(), 10);
+    assert_eq!(user_keys(&env.store).await.len(), 10);
 }
 
 pub async fn auto_cleanup_makes_room(env: Env) {
@@ -167,7 +167,7 @@ pub async fn auto_cleanup_makes_room(env: Env) {
     manager.save("new", &4, SaveOptions::new(Category::LlmCache)).await.unwrap();
     assert_eq!(manager.list_keys(&Category::LlmCache).await.unwrap(), ["keep", "new"]);
     assert_eq!(manager.list_archived(&Category::LlmCache).await.unwrap(), vec![]);
-    assert_eq!(env.store.keys().await.unwrap(), ["llm_cache/keep", "llm_cache/new"]);
+    assert_eq!(user_keys(&env.store).await, ["llm_cache/keep", "llm_cache/new"]);
 }
 
 pub async fn rescans_before_refusing(env: Env) {
