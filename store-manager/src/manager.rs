@@ -503,19 +503,29 @@ impl Manager {
             self.ensure_loaded().await?;
             categories = self.candidate_categories();
         }
-        let deletes = categories.iter().map(|category| {
-            let place = Place::Live(category.clone());
+        // The copy a load finds (the newest, by the index) goes last: a delete interrupted
+        // midway (a crash, a timeout, an error) must never leave an older copy as the value.
+        let newest = self.index().owner.get(key.as_str()).cloned();
+        let (last, first): (Vec<Category>, Vec<Category>) =
+            categories.into_iter().partition(|c| Some(c) == newest.as_ref());
+        let delete_in = |categories: Vec<Category>| {
             let key = key.as_str();
-            async move {
-                let deleted = self.delete_recorded(&place, key).await?;
-                if !deleted {
-                    self.observe_gone(&place, key, start);
+            join_all(categories.into_iter().map(move |category| {
+                let place = Place::Live(category);
+                async move {
+                    let deleted = self.delete_recorded(&place, key).await?;
+                    if !deleted {
+                        self.observe_gone(&place, key, start);
+                    }
+                    Ok::<bool, Error>(deleted)
                 }
-                Ok::<bool, Error>(deleted)
-            }
-        });
+            }))
+        };
         let mut deleted = false;
-        for result in join_all(deletes).await {
+        for result in delete_in(first).await {
+            deleted |= result?;
+        }
+        for result in delete_in(last).await {
             deleted |= result?;
         }
         if !deleted {

@@ -222,6 +222,34 @@ async fn racing_moves_and_cleanups_never_lose_a_key(env: Env, backend: &str) {
     assert!(lost.is_empty(), "saved and lost: {lost:?}");
 }
 
+/// A delete interrupted midway (a crash, a timeout) never brings back an older value. With two
+/// copies of a key (a move whose old copy's delete was lost), a delete that stops after removing
+/// one of them must have removed the older: the value a load finds is then still the newest.
+async fn an_interrupted_delete_never_brings_back_an_older_copy(env: Env) {
+    let manager = env.manager(Settings::default());
+    manager.save("pos", &json!({"qty": 1}), SaveOptions::new(Category::TradingState)).await.unwrap();
+    let old_copy = env.store.read_bytes("trading_state/pos").await.unwrap();
+    env.clock.advance(std::time::Duration::from_secs(60));
+    manager.save("pos", &json!({"qty": 2}), SaveOptions::new(Category::MlModels)).await.unwrap();
+    // The move's lost delete: the old copy is back, as a crash between the two left it.
+    env.store.save_bytes("trading_state/pos", old_copy).await.unwrap();
+    drop(manager);
+
+    // The delete of the older copy never reaches the storage: the process dies there.
+    let hooks = Hooks::default();
+    hooks.before_delete("trading_state/pos", |_| futures::future::pending().boxed());
+    let deleting = hooked(&env, &hooks, Settings::default()).await;
+    let interrupted = tokio::time::timeout(std::time::Duration::from_secs(2), deleting.delete("pos")).await;
+    assert!(interrupted.is_err(), "the delete finished though its first step never did");
+    drop(deleting);
+
+    let fresh = env.other_manager(Settings::default()).await;
+    match fresh.load::<serde_json::Value>("pos").await.unwrap() {
+        None => {}
+        Some(value) => assert_eq!(value, json!({"qty": 2}), "an interrupted delete brought back an older value"),
+    }
+}
+
 macro_rules! race_suite {
     ($env:expr) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,6 +267,10 @@ macro_rules! race_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn purge_spares_a_newer_archive_copy() {
             super::purge_spares_a_newer_archive_copy($env.await).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn an_interrupted_delete_never_brings_back_an_older_copy() {
+            super::an_interrupted_delete_never_brings_back_an_older_copy($env.await).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn opposite_moves_never_lose_the_key() {
