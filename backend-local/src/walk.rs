@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use rustix::fs::{self, AtFlags, Dir, FileType, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
-use store_core::key::{RESERVED_PREFIX, is_segment};
+use store_core::key::{is_reserved, is_segment};
 use store_core::{KeyBuf, Result, Usage};
 
 use crate::error::os_error;
@@ -146,7 +146,7 @@ fn object_name(raw: &[u8]) -> Option<&str> {
     if is_segment(name) {
         return Some(name);
     }
-    if name != "." && name != ".." && !name.starts_with(RESERVED_PREFIX) {
+    if name != "." && name != ".." && !is_reserved(name) {
         tracing::debug!(name, "ignoring a file whose name cannot be a key");
     }
     None
