@@ -42,15 +42,17 @@
 //! starting with `.objstore` are reserved and never objects.
 
 mod error;
+mod internal;
 mod ledger;
 mod locks;
+mod modes;
 mod read;
 mod root;
 mod version;
 mod walk;
+mod watch;
 mod write;
 
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -58,22 +60,21 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream, StreamExt};
-use rustix::fs::{self, FileType, FlockOperation, Mode, OFlags};
-use rustix::io::Errno;
-use store_core::key::RESERVED_PREFIX;
+use rustix::fs::{self, FileType, OFlags};
 use store_core::raw::backend::resolve_range;
 use store_core::raw::io::{may_block_here, offload};
 use store_core::raw::ledger::UsageLedger;
 use store_core::raw::registry::{BACKENDS, BackendFactory, BackendOptions, StoreUrl};
 use store_core::raw::{Backend, ByteStream, StoreLock};
 use store_core::{
-    ByteRange, Capabilities, Error, GetOptions, GetResult, Key, KeyBuf, ObjectMeta, ObjectStream, PutMode, RangeRead,
-    Result, Usage, Version,
+    ByteRange, Capabilities, Error, GetOptions, GetResult, Key, KeyBuf, ObjectMeta, ObjectStream, Operation, PutMode,
+    RangeRead, Result, Usage, Version,
 };
 
-use crate::error::os_error;
-use crate::ledger::FileLedger;
-use crate::locks::{Flock, KeyLocks, open_internal, try_flock};
+use crate::internal::{NotWritable, SharedLedger, Writer};
+use crate::locks::Flock;
+pub use crate::modes::FileModes;
+use crate::modes::Modes;
 use crate::root::Root;
 use crate::version::{modified_of, version_of};
 use crate::walk::Walker;
@@ -100,20 +101,17 @@ pub struct LocalBackend {
 pub(crate) struct Inner {
     name: String,
     pub(crate) root: Root,
-    internal: OwnedFd,
     pub(crate) durable: bool,
-    pub(crate) key_locks: KeyLocks,
-    pub(crate) ledger: Arc<FileLedger>,
-    /// Held shared while the store is open; see [`LocalBackend::open`].
-    _open_lock: OwnedFd,
+    pub(crate) modes: Modes,
+    /// The store's own files, when this process may write the store.
+    pub(crate) writer: Option<Writer>,
+    /// Why this process may only read the store, when it may.
+    pub(crate) read_only: Option<String>,
 }
 
 /// Reads up to this size run inline on an async runtime's thread; larger ones go to the
 /// blocking pool.
 const INLINE_READ_LIMIT: usize = 64 * 1024;
-
-/// The internal folder's name.
-const INTERNAL: &str = RESERVED_PREFIX;
 
 #[allow(unsafe_code)]
 #[linkme::distributed_slice(BACKENDS)]
@@ -129,63 +127,81 @@ fn open_from_url(url: StoreUrl, mut options: BackendOptions) -> BoxFuture<'stati
                 return Err(options.error(format!("durability must be 'durable' or 'buffered', not '{other}'")));
             }
         };
-        options.finish(&["durability"])?;
+        let modes = match options.take("mode").as_deref() {
+            None | Some("umask") => FileModes::Umask,
+            Some("private") => FileModes::Private,
+            Some(other) => {
+                return Err(options.error(format!(
+                    "mode must be 'umask' (the default: objects and folders follow the umask) or 'private' (objects \
+                     0600, folders 0700), not '{other}'"
+                )));
+            }
+        };
+        options.finish(&["durability", "mode"])?;
         if url.location.is_empty() {
             return Err(Error::Config {
                 url: url.original,
                 message: "file:// needs a folder: file:///absolute/path or file://relative/path".to_string(),
             });
         }
-        let backend = LocalBackend::open(Path::new(&url.location), durability).await?;
+        let backend = LocalBackend::open_with_modes(Path::new(&url.location), durability, modes).await?;
         Ok(Arc::new(backend) as Arc<dyn Backend>)
     })
 }
 
 impl LocalBackend {
-    /// Opens (creating it if needed) a store in `root`.
-    ///
-    /// Opening removes temp files left by interrupted saves. When no other process has the
-    /// folder open, it also recounts usage into the shared ledger (dropping reservations a
-    /// crashed process left behind); otherwise it joins the ledger the others keep.
+    /// Opens (creating it if needed) a store in `root`, with objects and folders that follow the
+    /// umask (see [`LocalBackend::open_with_modes`]).
     pub async fn open(root: &Path, durability: Durability) -> Result<LocalBackend> {
-        let root = root.to_path_buf();
-        offload(move || LocalBackend::open_blocking(&root, durability)).await
+        LocalBackend::open_with_modes(root, durability, FileModes::Umask).await
     }
 
-    fn open_blocking(path: &Path, durability: Durability) -> Result<LocalBackend> {
-        let root = Root::open(path)?;
-        let durable = durability == Durability::Durable;
-        match fs::mkdirat(&root.fd, INTERNAL, Mode::from_raw_mode(0o755)) {
-            Ok(()) | Err(Errno::EXIST) => {}
-            Err(e) => return Err(os_error(format!("cannot create {}/{INTERNAL}", root.path.display()), e)),
-        }
-        let internal = fs::openat(
-            &root.fd,
-            INTERNAL,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| os_error(format!("cannot open {}/{INTERNAL}", root.path.display()), e))?;
-        let open_lock = open_internal(&internal, "open.lock")?;
-        let alone = try_flock(&open_lock, FlockOperation::NonBlockingLockExclusive)?;
-        let ledger = Arc::new(FileLedger::new(open_internal(&internal, "usage")?));
-        let inner = Inner {
-            name: format!("file://{}", root.path.display()),
-            key_locks: KeyLocks::new(open_internal(&internal, "locks")?),
-            root,
-            internal,
-            durable,
-            ledger,
-            _open_lock: open_lock,
+    /// Opens (creating it if needed) a store in `root`, making objects and folders with `modes`.
+    ///
+    /// Opening removes temp files left by interrupted saves, and joins the usage ledger every
+    /// process shares (taking a lease slot for this handle's reservations). When no other handle
+    /// has the folder open, or the ledger's figures cannot be trusted, it recounts them (under
+    /// the ledger's lock, so a process opening at the same moment loses nothing). Room that
+    /// handles which are gone held is given back. A store this process may only read opens
+    /// read-only, creating and locking nothing.
+    pub async fn open_with_modes(root: &Path, durability: Durability, modes: FileModes) -> Result<LocalBackend> {
+        let root = root.to_path_buf();
+        offload(move || LocalBackend::open_blocking(&root, durability, modes)).await
+    }
+
+    fn open_blocking(path: &Path, durability: Durability, file_modes: FileModes) -> Result<LocalBackend> {
+        let modes = Modes::new(file_modes);
+        let root = Root::open(path, modes.folder)?;
+        let (writer, read_only) = match Writer::open(&root, &modes) {
+            Ok(writer) => (Some(writer), None),
+            Err(NotWritable::ReadOnly(why)) => {
+                tracing::info!(root = %root.path.display(), "{why}");
+                (None, Some(why))
+            }
+            Err(NotWritable::Failed(e)) => return Err(e),
         };
-        let usage = walk::sweep(&inner)?;
-        if alone || !inner.ledger.is_valid()? {
-            inner.ledger.reset(usage)?;
+        let inner = Arc::new(Inner {
+            name: format!("file://{}", root.path.display()),
+            root,
+            durable: durability == Durability::Durable,
+            modes,
+            writer,
+            read_only,
+        });
+        if let Some(writer) = &inner.writer {
+            if writer.ledger.join()? {
+                // Swept and counted under the ledger's lock: a snapshot.
+                writer.ledger.exact_update(true, &|| walk::sweep(&inner), &mut |_| {})?;
+            } else {
+                walk::sweep(&inner)?;
+            }
         }
-        // Stay registered as an open handle (converts an exclusive lock to shared).
-        locks::retry_intr(|| fs::flock(&inner._open_lock, FlockOperation::LockShared))
-            .map_err(|e| os_error("cannot lock the store's open.lock file", e))?;
-        Ok(LocalBackend { inner: Arc::new(inner) })
+        Ok(LocalBackend { inner })
+    }
+
+    /// True when this process may only read the store (see [`LocalBackend::open_with_modes`]).
+    pub fn is_read_only(&self) -> bool {
+        self.inner.writer.is_none()
     }
 
     /// The root folder (absolute).
@@ -254,23 +270,26 @@ impl Backend for LocalBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
+        let writable = self.inner.writer.is_some();
         Capabilities {
             local_paths: true,
             conditional_put: true,
             object_and_prefix: false,
             persistent: true,
-            cross_process_lock: true,
-            shared_usage: true,
+            cross_process_lock: writable,
+            shared_usage: writable,
             conditional_delete: true,
         }
     }
 
     async fn put(&self, key: &Key, value: Bytes, mode: &PutMode) -> Result<ObjectMeta> {
+        self.inner.writer(Operation::Write)?;
         let (inner, key, mode) = (self.inner.clone(), KeyBuf::from(key), mode.clone());
         offload(move || inner.put(&key, &value, &mode)).await
     }
 
     async fn put_stream(&self, key: &Key, body: ByteStream, size: Option<u64>, mode: &PutMode) -> Result<ObjectMeta> {
+        self.inner.writer(Operation::Write)?;
         write::put_stream(&self.inner, key, body, size, mode).await
     }
 
@@ -326,6 +345,7 @@ impl Backend for LocalBackend {
     }
 
     async fn delete(&self, key: &Key, if_match: Option<&Version>) -> Result<()> {
+        self.inner.writer(Operation::Delete)?;
         let (inner, key, if_match) = (self.inner.clone(), KeyBuf::from(key), if_match.cloned());
         offload(move || inner.delete(&key, if_match.as_ref())).await
     }
@@ -344,17 +364,31 @@ impl Backend for LocalBackend {
     }
 
     async fn local_path(&self, key: &Key, create_parents: bool) -> Result<Option<PathBuf>> {
+        if create_parents && self.inner.writer.is_none() {
+            // A path to write in place in a store this process may only read: none (the facade
+            // hands out a copy instead, whose save is then refused saying why).
+            return Ok(None);
+        }
         let (inner, key) = (self.inner.clone(), KeyBuf::from(key));
         offload(move || inner.local_path(&key, create_parents).map(Some)).await
     }
 
     fn usage_ledger(&self) -> Option<Arc<dyn UsageLedger>> {
-        Some(self.inner.ledger.clone())
+        self.inner.writer.as_ref()?;
+        Some(Arc::new(SharedLedger(self.inner.clone())))
     }
 
     async fn lock_store(&self) -> Result<Option<StoreLock>> {
+        if self.inner.writer.is_none() {
+            return Ok(None);
+        }
         let inner = self.inner.clone();
-        offload(move || Flock::exclusive(&inner.internal, "store.lock").map(|lock| Some(StoreLock::new(lock)))).await
+        offload(move || {
+            let writer = inner.writer(Operation::Write)?;
+            Flock::exclusive(&writer.internal, "store.lock", inner.modes.internal_file)
+                .map(|lock| Some(StoreLock::new(lock)))
+        })
+        .await
     }
 }
 
