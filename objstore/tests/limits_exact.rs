@@ -11,7 +11,8 @@
 //!
 //! Some tests run a second process: this binary again, with `LIMITS_EXACT_CHILD` set, running
 //! the ignored test `child` (which does nothing without that variable).
-//! `OBJSTORE_LIMITS_EXACT_SCALE=N` lengthens the stress parts (`cargo xtask soak`).
+//! `OBJSTORE_CONCURRENCY_SCALE=N` lengthens the stress part (`cargo xtask soak --scale N`), which
+//! prints `SUMMARY limits_exact ...` for the reliability table.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -27,7 +28,7 @@ use objstore::{CacheOptions, CachePolicy, Error, LimitKind, Limits, ObjectStore,
 use serde_json::{Value, json};
 
 const CHILD_ENV: &str = "LIMITS_EXACT_CHILD";
-const SCALE_ENV: &str = "OBJSTORE_LIMITS_EXACT_SCALE";
+const SCALE_ENV: &str = "OBJSTORE_CONCURRENCY_SCALE";
 const KIB: u64 = 1024;
 
 fn url(dir: &Path) -> String {
@@ -151,7 +152,8 @@ impl Drop for Killed {
 
 /// The child's side. Roles: `save` (open with limits, save `size` bytes under `key`, print the
 /// outcome), `reserve` (open with limits, start a streamed save of `size` bytes that stalls after
-/// its first chunk, print `reserved`, wait to be killed).
+/// its first chunk, print `reserved`, wait to be killed), `churn` (open without limits, save and
+/// delete small objects until the file `stop` exists, print how many).
 #[test]
 #[ignore = "run by the other tests of this file as a child process"]
 fn child() {
@@ -161,7 +163,11 @@ fn child() {
     runtime.block_on(async {
         let dir = PathBuf::from(role["dir"].as_str().unwrap());
         let limits = Limits { max_bytes: role["max_bytes"].as_u64(), ..Limits::default() };
-        let store = limited(&dir, limits).await;
+        let store = if role["role"] == "churn" {
+            ObjectStore::builder(format!("{}?durability=buffered", url(&dir))).build().await.unwrap()
+        } else {
+            limited(&dir, limits).await
+        };
         let key = role["key"].as_str().unwrap();
         let size = role["size"].as_u64().unwrap();
         match role["role"].as_str().unwrap() {
@@ -185,6 +191,18 @@ fn child() {
                 println!("{}", json!({ "reserved": size }));
                 let _ = save.await;
                 unreachable!("the stalled save never ends; this process is killed");
+            }
+            "churn" => {
+                let stop = PathBuf::from(role["stop"].as_str().unwrap());
+                let mut n = 0u64;
+                println!("{}", json!({ "churning": true }));
+                while !stop.exists() {
+                    let key = format!("{key}-{}", n % 8);
+                    store.save(&key, "c").await.unwrap();
+                    store.delete(&key).await.unwrap();
+                    n += 1;
+                }
+                println!("{}", json!({ "churned": n }));
             }
             other => panic!("no role {other}"),
         }
@@ -255,18 +273,26 @@ async fn two_processes_cannot_pass_max_bytes_together() {
     assert_eq!(b["outcome"], "refused", "the other process's save must be refused");
 }
 
-/// A recount (the exact decision near a limit) must never drop a commit another handle makes
+/// A recount (the exact decision near a limit) must never drop a commit another writer makes
 /// while the recount walks the folder: the ledger stays equal to a recount. Handle A decides
 /// near its object limit over and over (each time after another program added a file, so its
-/// figures need a recount), while handle B saves and deletes small objects as fast as it can.
+/// figures need a recount), while handle B in this process and a second process save and delete
+/// small objects as fast as they can. (Before: the recount walked outside the ledger's lock and
+/// then overwrote the figures, dropping commits that landed meanwhile.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_recount_never_drops_another_handles_commit() {
+async fn a_recount_never_drops_another_writers_commit() {
     let dir = tempfile::tempdir().unwrap();
     let plain = ObjectStore::builder(format!("{}?durability=buffered", url(dir.path()))).build().await.unwrap();
     for i in 0..600 {
         plain.save(&format!("fill/{i:04}"), "v").await.unwrap();
     }
     let a = limited(dir.path(), Limits { max_objects: Some(640), ..Limits::default() }).await;
+    let stop_file = dir.path().join(".objstore-stop-churning");
+    let mut child = Killed(spawn_child(json!({
+        "role": "churn", "dir": dir.path(), "key": "0/c", "size": 0, "stop": stop_file,
+    })));
+    let mut out = BufReader::new(child.0.stdout.take().unwrap());
+    assert_eq!(read_json_line(&mut out)["churning"], true);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let b = {
         let (stop, plain) = (stop.clone(), plain.clone());
@@ -281,20 +307,36 @@ async fn a_recount_never_drops_another_handles_commit() {
             n
         })
     };
-    for i in 0..100 * scale() {
+    let rounds = 100 * scale();
+    for i in 0..rounds {
         std::fs::write(dir.path().join(format!("fill/outside-{i}")), "o").unwrap();
         a.save(&format!("fill/a-{i}"), "a").await.unwrap();
         a.delete(&format!("fill/a-{i}")).await.unwrap();
         a.delete(&format!("fill/outside-{i}")).await.unwrap();
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    std::fs::write(&stop_file, "").unwrap();
     let b_ops = b.await.unwrap();
+    let c_ops = read_json_line(&mut out)["churned"].as_u64().unwrap();
+    child.0.wait().unwrap();
+    std::fs::remove_file(&stop_file).unwrap();
     let counted = recount(dir.path());
-    let (usage, rb, ro) = ledger(&a);
+    let figures = ledger(&a);
+    let violations = u64::from(figures != (counted, 0, 0));
+    store_core::testkit::summary(
+        "limits_exact",
+        &[
+            ("processes", "2".into()),
+            ("recounts", rounds.to_string()),
+            ("commits_raced", (2 * (b_ops + c_ops)).to_string()),
+            ("violations", violations.to_string()),
+        ],
+    );
     assert_eq!(
-        (usage, rb, ro),
+        figures,
         (counted, 0, 0),
-        "after recounts racing {b_ops} saves and deletes of another handle, the ledger disagrees with a recount"
+        "after {rounds} recounts racing {b_ops} + {c_ops} saves and deletes of another handle and another process, \
+         the ledger disagrees with a recount"
     );
 }
 
