@@ -13,7 +13,16 @@
 //!   no key and no symlink inside the root leads a read, write or delete outside it.
 //! - **Exact concurrency.** Compare-and-swap (`PutMode::Update`) and create-only puts hold across
 //!   threads and processes (per-key locks), and a usage ledger shared by every process keeps
-//!   limits exact (see `store_core::raw::ledger`).
+//!   limits exact (see `store_core::raw::ledger`): a save is counted in the same locked step as
+//!   its rename, each handle's reservations sit in a slot leased by a lock the kernel releases if
+//!   its process dies, and a watch on the folder (inotify) tells the ledger when other programs
+//!   change files, so that the next decision near a limit recounts.
+//! - **Writers only hold its locks.** The store's own folder and files are never open to a class
+//!   of users that may not write the store, so no mere reader can block a save; objects and
+//!   folders follow the umask, or are private to the owner with `?mode=private`. A process that
+//!   may only read the store (another user's folder, a read-only mount) opens it read-only:
+//!   reading, listing and usage work, nothing is created or locked, saves and deletes are refused
+//!   with `PermissionDenied` saying why.
 //! - **Cheap revalidation.** A version is the file's inode, size and a unique modification time,
 //!   so a cache checks freshness with one `stat`.
 //! - **Reads without hand-offs.** On an async runtime, stats and reads of up to 64 KiB run on the
@@ -22,7 +31,7 @@
 //!   through the blocking facade, everything runs on the caller's thread.
 //!
 //! URLs: `file:///absolute/folder`, `file://relative/folder` (relative to the working folder),
-//! with the option `durability=durable|buffered`.
+//! with the options `durability=durable|buffered` and `mode=umask|private` (see [`FileModes`]).
 //!
 //! ```
 //! // Backends register their scheme at link time. The `objstore` crate links this one for
@@ -38,8 +47,9 @@
 //! # Ok::<(), store_core::Error>(()) }).unwrap();
 //! ```
 //!
-//! On disk, the folder `ROOT/.objstore/` holds the lock files and the usage ledger; names
-//! starting with `.objstore` are reserved and never objects.
+//! On disk, the folder `ROOT/.objstore/` holds the usage ledger (`usage`, its lease slots
+//! `leases`) and the lock files (`locks`, `store.lock`); names starting with `.objstore`, in any
+//! case, are reserved and never objects.
 
 mod error;
 mod internal;

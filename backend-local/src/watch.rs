@@ -218,7 +218,8 @@ impl Watcher {
             state.deletes_base = ledger_deletes;
             state.deletes_seen = 0;
         }
-        std::mem::take(&mut state.changed) || state.unhealthy
+        // An unhealthy watcher is not a change: the ledger then goes by the age of its figures.
+        std::mem::take(&mut state.changed)
     }
 
     /// Watches a folder this process just made for a save, before anything goes into it.

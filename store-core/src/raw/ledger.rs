@@ -3,7 +3,7 @@
 //! A ledger holds the committed usage (what is stored) and the reservations of saves in flight.
 //! A backend that can share a ledger between all its handles (the memory backend between handles
 //! of one name, the local backend between processes through a locked file) offers it through
-//! [`crate::Backend::usage_ledger`] and keeps its committed figures up to date on every put and
+//! [`crate::raw::Backend::usage_ledger`] and keeps its committed figures up to date on every put and
 //! delete, in the same atomic step that makes the change visible. The limits layer adds and
 //! releases reservations in it, and decides near a limit with [`UsageLedger::exact_update`],
 //! which recounts the storage when the figures may miss changes made around the store.
@@ -19,7 +19,7 @@
 //!   version to a blocking thread only when the ledger is busy.
 //!
 //! A backend without a shared ledger gets a [`LocalLedger`] inside the limits layer, which then
-//! keeps the committed figures itself and recounts through [`crate::Backend::usage`].
+//! keeps the committed figures itself and recounts through [`crate::raw::Backend::usage`].
 
 use std::fmt::Debug;
 use std::sync::Mutex;

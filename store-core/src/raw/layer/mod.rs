@@ -1,4 +1,4 @@
-//! Layers wrap a [`crate::Backend`] and are one: the facade holds a single stack of them.
+//! Layers wrap a [`crate::raw::Backend`] and are one: the facade holds a single stack of them.
 //!
 //! From the top: outside layers added with [`crate::StoreBuilder::layer`] (metrics, from
 //! store-monitor), [`AccessLayer`] (refuse what is not permitted), [`CacheLayer`] (serve reads
