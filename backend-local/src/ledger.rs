@@ -48,6 +48,8 @@ use crate::locks::retry_intr;
 use crate::watch::Watcher;
 
 const MAGIC: &[u8; 8] = b"OBJSLDG2";
+/// The format before lease slots (figures only, no checksum): recounted, not trusted.
+const OLD_MAGIC: &[u8; 8] = b"OBJSLDG1";
 const HEADER: usize = 64;
 const SLOT: usize = 32;
 /// How many handles can have one folder open at once.
@@ -181,7 +183,11 @@ impl FileLedger {
         };
         if !header_valid && !own.warned {
             own.warned = true;
-            tracing::warn!("the usage ledger's header is damaged; its figures will be recounted");
+            if buf.starts_with(OLD_MAGIC) {
+                tracing::info!("the usage ledger has an older format; its figures will be recounted");
+            } else {
+                tracing::warn!("the usage ledger's header is damaged; its figures will be recounted");
+            }
         }
         // A damaged header does not say how many slots are in use: read all there are.
         let in_use = if header_valid { header.slots as usize } else { (filled.saturating_sub(HEADER)) / SLOT };

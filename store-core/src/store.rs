@@ -412,6 +412,12 @@ impl ObjectStore {
     /// Saves what the file at [`ObjectStore::get_file_path`]`(key)` holds as `key`'s value (LEAN's
     /// `Save(key)`). `NotFound` when there is no such file. The file streams into the store in
     /// chunks (a 400 MB model costs a few MiB of memory, not 400 MB).
+    ///
+    /// With limits, a file written in place counts as replacing what the key held when this
+    /// handle handed out its path: a key that had no object counts as a new object, growth in
+    /// place as growth. When a limit refuses a key that had no object, its file is removed (it
+    /// was never admitted); a key that had one keeps the file written in place (its old value is
+    /// gone) and the error says the limit it passes.
     pub async fn save_from_file(&self, key: &str) -> Result<()> {
         let full = self.key(key)?;
         let path = match self.shared.stack.local_path(&full, false).await? {
