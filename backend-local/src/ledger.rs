@@ -55,7 +55,7 @@ const SLOT: usize = 32;
 /// How many handles can have one folder open at once.
 pub(crate) const MAX_SLOTS: usize = 4096;
 /// Slots read with the header in one go (more are read only when more are in use).
-const FIRST_READ_SLOTS: usize = 64;
+const FIRST_READ_SLOTS: usize = 8;
 
 const FLAG_STALE: u64 = 1;
 const FLAG_COMMITTING: u64 = 2;
@@ -101,6 +101,15 @@ pub(crate) struct FileLedger {
     watcher: OnceLock<Option<Arc<Watcher>>>,
 }
 
+/// What a session reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// The header, every slot in use, and the watch of other programs' changes.
+    Full,
+    /// The header alone (the committed figures).
+    Header,
+}
+
 /// What only this handle knows.
 #[derive(Debug, Default)]
 struct Own {
@@ -132,6 +141,12 @@ impl Drop for Unlock<'_> {
     }
 }
 
+/// This process's id, read once (a slot names its owner, for someone reading the file).
+fn own_pid() -> u32 {
+    static PID: OnceLock<u32> = OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}
+
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
@@ -143,7 +158,7 @@ impl FileLedger {
     }
 
     /// Locks the file (waiting, or not when `wait` is false: `None` if busy) and reads it.
-    fn session(&self, wait: bool) -> Result<Option<(Session<'_>, Unlock<'_>)>> {
+    fn session(&self, wait: bool, read: Read) -> Result<Option<(Session<'_>, Unlock<'_>)>> {
         let own = if wait {
             self.state.lock().unwrap_or_else(|p| p.into_inner())
         } else {
@@ -160,20 +175,21 @@ impl FileLedger {
             Err(e) => return Err(os_error("cannot lock the usage ledger", e)),
         }
         let unlock = Unlock(&self.file);
-        let session = self.read(own)?;
+        let session = self.read(own, read)?;
         Ok(Some((session, unlock)))
     }
 
-    fn read<'a>(&'a self, mut own: MutexGuard<'a, Own>) -> Result<Session<'a>> {
+    fn read<'a>(&'a self, mut own: MutexGuard<'a, Own>, read: Read) -> Result<Session<'a>> {
         // The header and the first slots in one read; more only when more are in use.
-        let mut buf = vec![0u8; HEADER + FIRST_READ_SLOTS * SLOT];
+        let first = if read == Read::Header { HEADER } else { HEADER + FIRST_READ_SLOTS * SLOT };
+        let mut buf = vec![0u8; first];
         let mut filled = read_fill(&self.file, &mut buf, 0)?;
         let want = match decode_header(&buf[..filled.min(HEADER)]) {
             Some(h) => HEADER + (h.slots as usize).max(self.slot + 1) * SLOT,
             // Damaged: the slots in use are unknown, read all there are.
             None => HEADER + MAX_SLOTS * SLOT,
         };
-        if want > buf.len() && filled == buf.len() {
+        if read == Read::Full && want > buf.len() && filled == buf.len() {
             buf.resize(want, 0);
             filled += read_fill(&self.file, &mut buf[filled..], filled as u64)?;
         }
@@ -232,7 +248,7 @@ impl FileLedger {
             session.header.flags = (session.header.flags & !FLAG_COMMITTING) | FLAG_STALE;
             session.header_dirty = true;
         }
-        if let Some(Some(watcher)) = self.watcher.get() {
+        if let (Read::Full, Some(Some(watcher))) = (read, self.watcher.get()) {
             if watcher.drain(session.header.deletes) {
                 session.header.flags |= FLAG_STALE;
                 session.header_dirty = true;
@@ -244,7 +260,16 @@ impl FileLedger {
     /// Runs `f` on the figures with the file locked, writing back what changed. `None` when
     /// `wait` is false and the ledger is busy.
     fn locked<T>(&self, wait: bool, f: impl FnOnce(&mut Session<'_>) -> Result<T>) -> Result<Option<T>> {
-        let Some((mut session, _unlock)) = self.session(wait)? else { return Ok(None) };
+        self.locked_reading(wait, Read::Full, f)
+    }
+
+    fn locked_reading<T>(
+        &self,
+        wait: bool,
+        read: Read,
+        f: impl FnOnce(&mut Session<'_>) -> Result<T>,
+    ) -> Result<Option<T>> {
+        let Some((mut session, _unlock)) = self.session(wait, read)? else { return Ok(None) };
         let out = f(&mut session);
         session.write()?;
         out.map(Some)
@@ -282,8 +307,10 @@ impl FileLedger {
     /// Makes a change of one object under the ledger's lock: marks a save in progress, runs
     /// `change` (the rename or unlink; it returns the object's size before and after), and counts
     /// it. A failed `change` counts nothing.
+    /// Only the header is read: a save's count needs no reservations, and the watch is drained
+    /// by the decisions, not by every save.
     pub(crate) fn change(&self, change: impl FnOnce() -> Result<(Option<u64>, Option<u64>)>) -> Result<()> {
-        let done = self.locked(true, |s| {
+        let done = self.locked_reading(true, Read::Header, |s| {
             s.header.flags |= FLAG_COMMITTING;
             s.write_header()?;
             let changed = change();
@@ -487,7 +514,7 @@ impl Session<'_> {
         }
         if self.own_dirty {
             let i = self.ledger.slot;
-            let slot = Slot { owner: u64::from(std::process::id()), ..self.own.reserved };
+            let slot = Slot { owner: u64::from(own_pid()), ..self.own.reserved };
             write_at(&self.ledger.file, (HEADER + i * SLOT) as u64, &encode_slot(i, &slot))?;
             self.own_dirty = false;
         }
@@ -502,12 +529,14 @@ impl Session<'_> {
 fn read_fill(file: &OwnedFd, buf: &mut [u8], at: u64) -> Result<usize> {
     let mut filled = 0;
     while filled < buf.len() {
+        let want = buf.len() - filled;
         let n = retry_intr(|| pread(file, &mut buf[filled..], at + filled as u64))
             .map_err(|e| os_error("cannot read the usage ledger", e))?;
-        if n == 0 {
+        filled += n;
+        // A regular file reads short only at its end.
+        if n < want {
             break;
         }
-        filled += n;
     }
     Ok(filled)
 }

@@ -27,7 +27,6 @@
 //! are not seen by inotify; such a store should be written through one host.
 
 use std::collections::{HashMap, VecDeque};
-use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -49,6 +48,13 @@ const MASK: WatchFlags = WatchFlags::CREATE
     .union(WatchFlags::MOVE_SELF)
     .union(WatchFlags::ONLYDIR)
     .union(WatchFlags::DONT_FOLLOW);
+
+/// The size of an event's fixed part (`struct inotify_event`).
+const EVENT_HEADER: usize = 16;
+/// The largest event: the fixed part and a name of 255 bytes, NUL-terminated and padded.
+const LARGEST_EVENT: usize = EVENT_HEADER + 256 + 16;
+/// How many bytes of events one read takes.
+const EVENT_BUFFER: usize = 4096;
 
 /// The watcher of one root folder in this process.
 #[derive(Debug)]
@@ -160,12 +166,14 @@ impl Watcher {
     /// in both counts).
     pub(crate) fn drain(&self, ledger_deletes: u64) -> bool {
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
-        let mut reader = inotify::Reader::new(&self.fd, &mut buf);
         let mut new_folders = Vec::new();
+        // A read that leaves room for another event has taken every event queued when it ran
+        // (the kernel hands out as many whole events as fit), so no second read is needed to
+        // learn that the queue is empty.
+        let mut bytes = vec![0u8; EVENT_BUFFER];
         loop {
-            let event = match reader.next() {
-                Ok(event) => event,
+            let n = match rustix::io::read(&self.fd, &mut bytes) {
+                Ok(n) => n,
                 Err(Errno::AGAIN) => break,
                 Err(Errno::INTR) => continue,
                 Err(e) => {
@@ -174,28 +182,26 @@ impl Watcher {
                     break;
                 }
             };
-            let flags = event.events();
-            if flags.contains(ReadFlags::QUEUE_OVERFLOW) {
-                state.changed = true;
-                state.rescan = true;
-                continue;
+            let mut at = 0;
+            while at + EVENT_HEADER <= n {
+                let field = |i: usize| {
+                    let mut v = [0u8; 4];
+                    v.copy_from_slice(&bytes[at + 4 * i..at + 4 * i + 4]);
+                    v
+                };
+                let (wd, mask, cookie, len) = (
+                    i32::from_ne_bytes(field(0)),
+                    u32::from_ne_bytes(field(1)),
+                    u32::from_ne_bytes(field(2)),
+                    u32::from_ne_bytes(field(3)) as usize,
+                );
+                let name_bytes = &bytes[(at + EVENT_HEADER).min(n)..(at + EVENT_HEADER + len).min(n)];
+                at += EVENT_HEADER + len;
+                let name = std::str::from_utf8(name_bytes.split(|&b| b == 0).next().unwrap_or_default()).ok();
+                self.note(&mut state, wd, ReadFlags::from_bits_retain(mask), cookie, name, &mut new_folders);
             }
-            if flags.contains(ReadFlags::IGNORED) {
-                state.folders.remove(&event.wd());
-                continue;
-            }
-            let Some(folder) = state.folders.get(&event.wd()).cloned() else { continue };
-            let Some(name) = event.file_name().and_then(|n| n.to_str().ok()) else {
-                // An event on the folder itself: the root moved or went away.
-                if folder.is_empty()
-                    && flags.intersects(ReadFlags::DELETE_SELF | ReadFlags::MOVE_SELF | ReadFlags::UNMOUNT)
-                {
-                    state.changed = true;
-                }
-                continue;
-            };
-            if let Some(folder) = classify(&mut state, flags, event.cookie(), &folder, name) {
-                new_folders.push(folder);
+            if n + LARGEST_EVENT <= bytes.len() {
+                break;
             }
         }
         for folder in new_folders {
@@ -220,6 +226,39 @@ impl Watcher {
         }
         // An unhealthy watcher is not a change: the ledger then goes by the age of its figures.
         std::mem::take(&mut state.changed)
+    }
+
+    /// Notes one event (`name`: `None` for an event on the watched folder itself).
+    fn note(
+        &self,
+        state: &mut State,
+        wd: i32,
+        flags: ReadFlags,
+        cookie: u32,
+        name: Option<&str>,
+        new_folders: &mut Vec<String>,
+    ) {
+        if flags.contains(ReadFlags::QUEUE_OVERFLOW) {
+            state.changed = true;
+            state.rescan = true;
+            return;
+        }
+        if flags.contains(ReadFlags::IGNORED) {
+            state.folders.remove(&wd);
+            return;
+        }
+        let Some(folder) = state.folders.get(&wd).cloned() else { return };
+        let Some(name) = name.filter(|n| !n.is_empty()) else {
+            // The root moved or went away.
+            if folder.is_empty() && flags.intersects(ReadFlags::DELETE_SELF | ReadFlags::MOVE_SELF | ReadFlags::UNMOUNT)
+            {
+                state.changed = true;
+            }
+            return;
+        };
+        if let Some(folder) = classify(state, flags, cookie, &folder, name) {
+            new_folders.push(folder);
+        }
     }
 
     /// Watches a folder this process just made for a save, before anything goes into it.
