@@ -682,6 +682,64 @@ mod tests {
         }
     }
 
+    fn ledger_in(dir: &std::path::Path) -> FileLedger {
+        let open = |name: &str| -> OwnedFd {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(dir.join(name))
+                .unwrap()
+                .into()
+        };
+        let leases = open("leases");
+        let slot = take_slot(&leases).unwrap();
+        FileLedger::new(open("usage"), leases, slot)
+    }
+
+    /// Without a watcher, figures recounted longer ago than UNWATCHED_FRESHNESS are stale for a
+    /// decision, and an exact update recounts them; a handle's reservations survive a recount.
+    #[test]
+    fn unwatched_figures_go_stale_with_age_and_recounts_keep_reservations() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = ledger_in(dir.path());
+        let counted = || Ok(Usage { bytes: 10, objects: 1 });
+        let f = ledger.exact_update(true, &counted, &mut |f| f.reserve(5, 1)).unwrap();
+        assert_eq!((f.bytes, f.objects, f.reserved_bytes, f.stale), (10, 1, 5, false));
+        // Counted long ago.
+        let mut header = decode_header(&std::fs::read(dir.path().join("usage")).unwrap()[..HEADER]).unwrap();
+        header.recounted_at = 1;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.path().join("usage"))
+            .map(|f| {
+                std::os::unix::fs::FileExt::write_all_at(&f, &encode_header(&header), 0).unwrap();
+            })
+            .unwrap();
+        assert!(ledger.update(true, &mut |_| {}).unwrap().unwrap().stale);
+        let recounted = || Ok(Usage { bytes: 20, objects: 2 });
+        let f = ledger.exact_update(false, &recounted, &mut |_| {}).unwrap();
+        assert_eq!((f.bytes, f.objects, f.reserved_bytes, f.reserved_objects, f.stale), (20, 2, 5, 1, false));
+    }
+
+    /// A save between its rename and its count when its process died: the next holder of the
+    /// lock sees the mark and the figures go stale.
+    #[test]
+    fn an_interrupted_count_makes_the_figures_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = ledger_in(dir.path());
+        ledger.exact_update(true, &|| Ok(Usage::default()), &mut |_| {}).unwrap();
+        let mut header = decode_header(&std::fs::read(dir.path().join("usage")).unwrap()[..HEADER]).unwrap();
+        header.flags |= FLAG_COMMITTING;
+        let file = std::fs::OpenOptions::new().write(true).open(dir.path().join("usage")).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&file, &encode_header(&header), 0).unwrap();
+        let f = ledger.update(true, &mut |_| {}).unwrap().unwrap();
+        assert!(f.stale, "an interrupted count went unnoticed");
+        let header = decode_header(&std::fs::read(dir.path().join("usage")).unwrap()[..HEADER]).unwrap();
+        assert_eq!(header.flags & FLAG_COMMITTING, 0);
+    }
+
     /// The format is the one the module documentation gives (a reader in another language can
     /// rely on it).
     #[test]
