@@ -13,7 +13,16 @@
 //!   no key and no symlink inside the root leads a read, write or delete outside it.
 //! - **Exact concurrency.** Compare-and-swap (`PutMode::Update`) and create-only puts hold across
 //!   threads and processes (per-key locks), and a usage ledger shared by every process keeps
-//!   limits exact (see `store_core::raw::ledger`).
+//!   limits exact (see `store_core::raw::ledger`): a save is counted in the same locked step as
+//!   its rename, each handle's reservations sit in a slot leased by a lock the kernel releases if
+//!   its process dies, and a watch on the folder (inotify) tells the ledger when other programs
+//!   change files, so that the next decision near a limit recounts.
+//! - **Writers only hold its locks.** The store's own folder and files are never open to a class
+//!   of users that may not write the store, so no mere reader can block a save; objects and
+//!   folders follow the umask, or are private to the owner with `?mode=private`. A process that
+//!   may only read the store (another user's folder, a read-only mount) opens it read-only:
+//!   reading, listing and usage work, nothing is created or locked, saves and deletes are refused
+//!   with `PermissionDenied` saying why.
 //! - **Cheap revalidation.** A version is the file's inode, size and a unique modification time,
 //!   so a cache checks freshness with one `stat`.
 //! - **Reads without hand-offs.** On an async runtime, stats and reads of up to 64 KiB run on the
@@ -22,12 +31,13 @@
 //!   through the blocking facade, everything runs on the caller's thread.
 //!
 //! URLs: `file:///absolute/folder`, `file://relative/folder` (relative to the working folder),
-//! with the options `durability=durable|buffered` and `create=true|false`. Opening creates the
-//! folder when it is missing (`create=true`, the default); with `create=false` it opens only a
-//! folder that exists, and a missing one is an [`Error::Config`] ("the store folder … does not
-//! exist"), so that a program that only reads never makes a folder out of a mistyped path (the
-//! `objstore` command opens stores this way for every command that does not save). A path that
-//! is a file, not a folder, is an [`Error::Config`] either way.
+//! with the options `durability=durable|buffered`, `mode=umask|private` (see [`FileModes`]) and
+//! `create=true|false`. Opening creates the folder when it is missing (`create=true`, the
+//! default); with `create=false` it opens only a folder that exists, and a missing one is an
+//! [`Error::Config`] ("the store folder … does not exist"), so that a program that only reads
+//! never makes a folder out of a mistyped path (the `objstore` command opens stores this way for
+//! every command that does not save). A path that is a file, not a folder, is an
+//! [`Error::Config`] either way.
 //!
 //! ```
 //! // Backends register their scheme at link time. The `objstore` crate links this one for
@@ -43,19 +53,22 @@
 //! # Ok::<(), store_core::Error>(()) }).unwrap();
 //! ```
 //!
-//! On disk, the folder `ROOT/.objstore/` holds the lock files and the usage ledger; names
-//! starting with `.objstore` are reserved and never objects.
+//! On disk, the folder `ROOT/.objstore/` holds the usage ledger (`usage`, its lease slots
+//! `leases`) and the lock files (`locks`, `store.lock`); names starting with `.objstore`, in any
+//! case, are reserved and never objects.
 
 mod error;
+mod internal;
 mod ledger;
 mod locks;
+mod modes;
 mod read;
 mod root;
 mod version;
 mod walk;
+mod watch;
 mod write;
 
-use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -63,22 +76,21 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::stream::{self, BoxStream, StreamExt};
-use rustix::fs::{self, FileType, FlockOperation, Mode, OFlags};
-use rustix::io::Errno;
-use store_core::key::RESERVED_PREFIX;
+use rustix::fs::{self, FileType, OFlags};
 use store_core::raw::backend::resolve_range;
 use store_core::raw::io::{may_block_here, offload};
 use store_core::raw::ledger::UsageLedger;
 use store_core::raw::registry::{BACKENDS, BackendFactory, BackendOptions, StoreUrl};
 use store_core::raw::{Backend, ByteStream, StoreLock};
 use store_core::{
-    ByteRange, Capabilities, Error, GetOptions, GetResult, Key, KeyBuf, ObjectMeta, ObjectStream, PutMode, RangeRead,
-    Result, Usage, Version,
+    ByteRange, Capabilities, Error, GetOptions, GetResult, Key, KeyBuf, ObjectMeta, ObjectStream, Operation, PutMode,
+    RangeRead, Result, Usage, Version,
 };
 
-use crate::error::os_error;
-use crate::ledger::FileLedger;
-use crate::locks::{Flock, KeyLocks, open_internal, try_flock};
+use crate::internal::{NotWritable, SharedLedger, Writer};
+use crate::locks::Flock;
+pub use crate::modes::FileModes;
+use crate::modes::Modes;
 use crate::root::Root;
 use crate::version::{modified_of, version_of};
 use crate::walk::Walker;
@@ -105,20 +117,17 @@ pub struct LocalBackend {
 pub(crate) struct Inner {
     name: String,
     pub(crate) root: Root,
-    internal: OwnedFd,
     pub(crate) durable: bool,
-    pub(crate) key_locks: KeyLocks,
-    pub(crate) ledger: Arc<FileLedger>,
-    /// Held shared while the store is open; see [`LocalBackend::open`].
-    _open_lock: OwnedFd,
+    pub(crate) modes: Modes,
+    /// The store's own files, when this process may write the store.
+    pub(crate) writer: Option<Writer>,
+    /// Why this process may only read the store, when it may.
+    pub(crate) read_only: Option<String>,
 }
 
 /// Reads up to this size run inline on an async runtime's thread; larger ones go to the
 /// blocking pool.
 const INLINE_READ_LIMIT: usize = 64 * 1024;
-
-/// The internal folder's name.
-const INTERNAL: &str = RESERVED_PREFIX;
 
 #[allow(unsafe_code)]
 #[linkme::distributed_slice(BACKENDS)]
@@ -135,7 +144,17 @@ fn open_from_url(url: StoreUrl, mut options: BackendOptions) -> BoxFuture<'stati
             }
         };
         let create = options.take_bool("create")?.unwrap_or(true);
-        options.finish(&["durability", "create"])?;
+        let modes = match options.take("mode").as_deref() {
+            None | Some("umask") => FileModes::Umask,
+            Some("private") => FileModes::Private,
+            Some(other) => {
+                return Err(options.error(format!(
+                    "mode must be 'umask' (the default: objects and folders follow the umask) or 'private' (objects \
+                     0600, folders 0700), not '{other}'"
+                )));
+            }
+        };
+        options.finish(&["durability", "mode", "create"])?;
         if url.location.is_empty() {
             return Err(Error::Config {
                 url: url.original,
@@ -159,56 +178,64 @@ fn open_from_url(url: StoreUrl, mut options: BackendOptions) -> BoxFuture<'stati
             }
             _ => {}
         }
-        let backend = LocalBackend::open(folder, durability).await?;
+        let backend = LocalBackend::open_with_modes(folder, durability, modes).await?;
         Ok(Arc::new(backend) as Arc<dyn Backend>)
     })
 }
 
 impl LocalBackend {
-    /// Opens (creating it if needed) a store in `root`.
-    ///
-    /// Opening removes temp files left by interrupted saves. When no other process has the
-    /// folder open, it also recounts usage into the shared ledger (dropping reservations a
-    /// crashed process left behind); otherwise it joins the ledger the others keep.
+    /// Opens (creating it if needed) a store in `root`, with objects and folders that follow the
+    /// umask (see [`LocalBackend::open_with_modes`]).
     pub async fn open(root: &Path, durability: Durability) -> Result<LocalBackend> {
-        let root = root.to_path_buf();
-        offload(move || LocalBackend::open_blocking(&root, durability)).await
+        LocalBackend::open_with_modes(root, durability, FileModes::Umask).await
     }
 
-    fn open_blocking(path: &Path, durability: Durability) -> Result<LocalBackend> {
-        let root = Root::open(path)?;
-        let durable = durability == Durability::Durable;
-        match fs::mkdirat(&root.fd, INTERNAL, Mode::from_raw_mode(0o755)) {
-            Ok(()) | Err(Errno::EXIST) => {}
-            Err(e) => return Err(os_error(format!("cannot create {}/{INTERNAL}", root.path.display()), e)),
-        }
-        let internal = fs::openat(
-            &root.fd,
-            INTERNAL,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| os_error(format!("cannot open {}/{INTERNAL}", root.path.display()), e))?;
-        let open_lock = open_internal(&internal, "open.lock")?;
-        let alone = try_flock(&open_lock, FlockOperation::NonBlockingLockExclusive)?;
-        let ledger = Arc::new(FileLedger::new(open_internal(&internal, "usage")?));
-        let inner = Inner {
-            name: format!("file://{}", root.path.display()),
-            key_locks: KeyLocks::new(open_internal(&internal, "locks")?),
-            root,
-            internal,
-            durable,
-            ledger,
-            _open_lock: open_lock,
+    /// Opens (creating it if needed) a store in `root`, making objects and folders with `modes`.
+    ///
+    /// Opening removes temp files left by interrupted saves, and joins the usage ledger every
+    /// process shares (taking a lease slot for this handle's reservations). When no other handle
+    /// has the folder open, or the ledger's figures cannot be trusted, it recounts them (under
+    /// the ledger's lock, so a process opening at the same moment loses nothing). Room that
+    /// handles which are gone held is given back. A store this process may only read opens
+    /// read-only, creating and locking nothing.
+    pub async fn open_with_modes(root: &Path, durability: Durability, modes: FileModes) -> Result<LocalBackend> {
+        let root = root.to_path_buf();
+        offload(move || LocalBackend::open_blocking(&root, durability, modes)).await
+    }
+
+    fn open_blocking(path: &Path, durability: Durability, file_modes: FileModes) -> Result<LocalBackend> {
+        let modes = Modes::new(file_modes);
+        let root = Root::open(path, modes.folder)?;
+        let (writer, read_only) = match Writer::open(&root, &modes) {
+            Ok(writer) => (Some(writer), None),
+            Err(NotWritable::ReadOnly(why)) => {
+                tracing::info!(root = %root.path.display(), "{why}");
+                (None, Some(why))
+            }
+            Err(NotWritable::Failed(e)) => return Err(e),
         };
-        let usage = walk::sweep(&inner)?;
-        if alone || !inner.ledger.is_valid()? {
-            inner.ledger.reset(usage)?;
+        let inner = Arc::new(Inner {
+            name: format!("file://{}", root.path.display()),
+            root,
+            durable: durability == Durability::Durable,
+            modes,
+            writer,
+            read_only,
+        });
+        if let Some(writer) = &inner.writer {
+            if writer.ledger.join()? {
+                // Swept and counted under the ledger's lock: a snapshot.
+                writer.ledger.exact_update(true, &|| walk::sweep(&inner), &mut |_| {})?;
+            } else {
+                walk::sweep(&inner)?;
+            }
         }
-        // Stay registered as an open handle (converts an exclusive lock to shared).
-        locks::retry_intr(|| fs::flock(&inner._open_lock, FlockOperation::LockShared))
-            .map_err(|e| os_error("cannot lock the store's open.lock file", e))?;
-        Ok(LocalBackend { inner: Arc::new(inner) })
+        Ok(LocalBackend { inner })
+    }
+
+    /// True when this process may only read the store (see [`LocalBackend::open_with_modes`]).
+    pub fn is_read_only(&self) -> bool {
+        self.inner.writer.is_none()
     }
 
     /// The root folder (absolute).
@@ -277,23 +304,26 @@ impl Backend for LocalBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
+        let writable = self.inner.writer.is_some();
         Capabilities {
             local_paths: true,
             conditional_put: true,
             object_and_prefix: false,
             persistent: true,
-            cross_process_lock: true,
-            shared_usage: true,
+            cross_process_lock: writable,
+            shared_usage: writable,
             conditional_delete: true,
         }
     }
 
     async fn put(&self, key: &Key, value: Bytes, mode: &PutMode) -> Result<ObjectMeta> {
+        self.inner.writer(Operation::Write)?;
         let (inner, key, mode) = (self.inner.clone(), KeyBuf::from(key), mode.clone());
         offload(move || inner.put(&key, &value, &mode)).await
     }
 
     async fn put_stream(&self, key: &Key, body: ByteStream, size: Option<u64>, mode: &PutMode) -> Result<ObjectMeta> {
+        self.inner.writer(Operation::Write)?;
         write::put_stream(&self.inner, key, body, size, mode).await
     }
 
@@ -355,6 +385,7 @@ impl Backend for LocalBackend {
     }
 
     async fn delete(&self, key: &Key, if_match: Option<&Version>) -> Result<()> {
+        self.inner.writer(Operation::Delete)?;
         let (inner, key, if_match) = (self.inner.clone(), KeyBuf::from(key), if_match.cloned());
         offload(move || inner.delete(&key, if_match.as_ref())).await
     }
@@ -373,17 +404,31 @@ impl Backend for LocalBackend {
     }
 
     async fn local_path(&self, key: &Key, create_parents: bool) -> Result<Option<PathBuf>> {
+        if create_parents && self.inner.writer.is_none() {
+            // A path to write in place in a store this process may only read: none (the facade
+            // hands out a copy instead, whose save is then refused saying why).
+            return Ok(None);
+        }
         let (inner, key) = (self.inner.clone(), KeyBuf::from(key));
         offload(move || inner.local_path(&key, create_parents).map(Some)).await
     }
 
     fn usage_ledger(&self) -> Option<Arc<dyn UsageLedger>> {
-        Some(self.inner.ledger.clone())
+        self.inner.writer.as_ref()?;
+        Some(Arc::new(SharedLedger(self.inner.clone())))
     }
 
     async fn lock_store(&self) -> Result<Option<StoreLock>> {
+        if self.inner.writer.is_none() {
+            return Ok(None);
+        }
         let inner = self.inner.clone();
-        offload(move || Flock::exclusive(&inner.internal, "store.lock").map(|lock| Some(StoreLock::new(lock)))).await
+        offload(move || {
+            let writer = inner.writer(Operation::Write)?;
+            Flock::exclusive(&writer.internal, "store.lock", inner.modes.internal_file)
+                .map(|lock| Some(StoreLock::new(lock)))
+        })
+        .await
     }
 }
 

@@ -8,6 +8,12 @@
 //!   mutex: it makes sure one thread of this process at a time holds a given byte.
 //! - **The store lock** (`.objstore/store.lock`, `flock`) is taken by the limits layer for exact
 //!   decisions near a limit.
+//!
+//! Every lock file is opened read-write and created with the modes of `modes.rs`: nobody who
+//! may not write the store can open them, and so nobody but its writers can hold its locks
+//! (`flock` and open-file-description locks work on a file opened only for reading). Every lock
+//! call here may wait: callers run them where blocking is allowed (the blocking pool on an async
+//! runtime).
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::{Mutex, MutexGuard};
@@ -78,15 +84,9 @@ fn ofd_lock(file: &OwnedFd, offset: usize, lock: bool) -> std::result::Result<()
     })
 }
 
-/// Opens (creating) a file of the store's internal folder.
-pub(crate) fn open_internal(dir: &OwnedFd, name: &str) -> Result<OwnedFd> {
-    fs::openat(
-        dir,
-        name,
-        OFlags::RDWR | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-        Mode::from_raw_mode(0o644),
-    )
-    .map_err(|e| os_error(format!("cannot open the store's {name} file"), e))
+/// Opens (creating it with `mode`) a file of the store's internal folder, read-write.
+pub(crate) fn open_internal(dir: &OwnedFd, name: &str, mode: u32) -> std::result::Result<OwnedFd, Errno> {
+    fs::openat(dir, name, OFlags::RDWR | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW, Mode::from_raw_mode(mode))
 }
 
 /// A `flock` held on an open file; released when dropped (the descriptor closes).
@@ -96,10 +96,11 @@ pub(crate) struct Flock {
 }
 
 impl Flock {
-    /// Waits for an exclusive `flock` on a fresh descriptor of `name` in `dir`. A fresh
-    /// descriptor makes the lock exclude other holders in this process too.
-    pub(crate) fn exclusive(dir: &OwnedFd, name: &str) -> Result<Flock> {
-        let file = open_internal(dir, name)?;
+    /// Waits for an exclusive `flock` on a fresh descriptor of `name` in `dir` (created with
+    /// `mode`). A fresh descriptor makes the lock exclude other holders in this process too.
+    pub(crate) fn exclusive(dir: &OwnedFd, name: &str, mode: u32) -> Result<Flock> {
+        let file =
+            open_internal(dir, name, mode).map_err(|e| os_error(format!("cannot open the store's {name} file"), e))?;
         retry_intr(|| fs::flock(&file, FlockOperation::LockExclusive))
             .map_err(|e| os_error(format!("cannot lock the store's {name} file"), e))?;
         Ok(Flock { _file: file })

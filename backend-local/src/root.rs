@@ -20,6 +20,8 @@ use crate::error::os_error;
 pub(crate) struct Root {
     pub(crate) path: PathBuf,
     pub(crate) fd: OwnedFd,
+    /// The mode folders are made with (see `modes.rs`).
+    pub(crate) folder_mode: u32,
 }
 
 /// Flags for resolving paths under the root.
@@ -32,16 +34,17 @@ pub(crate) struct Parent<'k> {
 }
 
 impl Root {
-    /// Opens (creating it if needed) the root folder at `path`.
-    pub(crate) fn open(path: &Path) -> Result<Root> {
-        std::fs::create_dir_all(path)
+    /// Opens (creating it and its parents with `folder_mode` if needed) the root folder at `path`.
+    pub(crate) fn open(path: &Path, folder_mode: u32) -> Result<Root> {
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), folder_mode)
+            .create(path)
             .map_err(|e| Error::io(format!("cannot create the store folder {}", path.display()), e))?;
         let path = path
             .canonicalize()
             .map_err(|e| Error::io(format!("cannot resolve the store folder {}", path.display()), e))?;
         let fd = fs::open(&path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
             .map_err(|e| os_error(format!("cannot open the store folder {}", path.display()), e))?;
-        Ok(Root { path, fd })
+        Ok(Root { path, fd, folder_mode })
     }
 
     /// Opens `relative` (a path under the root) with `flags`, refusing to leave the root.
@@ -119,7 +122,7 @@ impl Root {
                 walked.push('/');
             }
             walked.push_str(segment);
-            let created = match fs::mkdirat(&current, segment, Mode::from_raw_mode(0o777)) {
+            let created = match fs::mkdirat(&current, segment, Mode::from_raw_mode(self.folder_mode)) {
                 Ok(()) => true,
                 Err(Errno::EXIST) => false,
                 Err(e) => return Err(self.path_error(key, &walked, e)),
@@ -129,6 +132,10 @@ impl Root {
             }
             current = fs::openat(&current, segment, dir_flags | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty())
                 .map_err(|e| self.path_error(key, &walked, e))?;
+            if created {
+                // Watched before the save puts anything in it (see `watch.rs`).
+                crate::watch::folder_made(self, &walked);
+            }
         }
         Ok(Parent { fd: current, name })
     }
@@ -261,7 +268,7 @@ mod tests {
         std::fs::write(dir.path().join("a/b/file"), "x").unwrap();
         symlink("file", dir.path().join("a/b/inside-link")).unwrap();
         symlink(outside.path(), dir.path().join("a/escape")).unwrap();
-        let root = Root::open(dir.path()).unwrap();
+        let root = Root::open(dir.path(), 0o777).unwrap();
         let read = OFlags::RDONLY;
 
         assert!(root.open_each_component("a/b/file", read).is_ok());

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use rustix::fs::{self, AtFlags, Dir, FileType, FlockOperation, Mode, OFlags};
 use rustix::io::Errno;
-use store_core::key::{RESERVED_PREFIX, is_segment};
+use store_core::key::{is_reserved, is_segment};
 use store_core::{KeyBuf, Result, Usage};
 
 use crate::error::os_error;
@@ -146,7 +146,7 @@ fn object_name(raw: &[u8]) -> Option<&str> {
     if is_segment(name) {
         return Some(name);
     }
-    if name != "." && name != ".." && !name.starts_with(RESERVED_PREFIX) {
+    if name != "." && name != ".." && !is_reserved(name) {
         tracing::debug!(name, "ignoring a file whose name cannot be a key");
     }
     None
@@ -213,6 +213,8 @@ impl Iterator for Walker {
 }
 
 /// Counts every object, and removes temp files whose writer is gone (their `flock` is free).
+/// Anything else named like a temp file (a folder, a FIFO) is left alone, and a temp file that
+/// cannot be removed is logged, never an error: the sweep never keeps a store from opening.
 pub(crate) fn sweep(inner: &Inner) -> Result<Usage> {
     let mut usage = Usage::default();
     let root = fs::openat(&inner.root.fd, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
@@ -230,7 +232,22 @@ fn sweep_dir(inner: &Inner, fd: std::os::fd::OwnedFd, prefix: String, usage: &mu
         let entry = entry.map_err(|e| os_error(ctx("cannot read"), e))?;
         let raw = entry.file_name().to_bytes();
         if raw.starts_with(temp.as_bytes()) {
-            remove_if_abandoned(&dir, entry.file_name())?;
+            // Only regular files are the store's temp files; a folder or a FIFO of that name is
+            // someone else's (and opening a FIFO would wait for a writer).
+            let is_file = match entry.file_type() {
+                FileType::RegularFile => true,
+                FileType::Unknown => {
+                    let dir_fd = dir.fd().map_err(|e| os_error(ctx("cannot read"), e))?;
+                    fs::statat(dir_fd, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW)
+                        .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile)
+                }
+                _ => false,
+            };
+            if is_file {
+                remove_if_abandoned(&dir, entry.file_name())?;
+            } else {
+                tracing::warn!(folder = %prefix, name = ?entry.file_name(), "left alone something named like a temp file that is not a file");
+            }
             continue;
         }
         let Some(name) = object_name(raw) else { continue };
@@ -269,11 +286,19 @@ const YOUNG: Duration = Duration::from_secs(60);
 /// without `O_TMPFILE`, where a file is named a moment before it is locked.)
 fn remove_if_abandoned(dir: &Dir, name: &std::ffi::CStr) -> Result<()> {
     let dir_fd = dir.fd().map_err(|e| os_error("cannot sweep", e))?;
-    let file = match fs::openat(dir_fd, name, OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC, Mode::empty()) {
+    // O_NONBLOCK: should it have become a FIFO since it was listed, opening it must not wait.
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+    let file = match fs::openat(dir_fd, name, flags, Mode::empty()) {
         Ok(f) => f,
         Err(Errno::NOENT) => return Ok(()),
-        Err(e) => return Err(os_error("cannot open a temp file to sweep it", e)),
+        Err(e) => {
+            tracing::warn!(file = ?name, error = %e, "cannot open a temp file to sweep it; left alone");
+            return Ok(());
+        }
     };
+    if fs::fstat(&file).map(|st| FileType::from_raw_mode(st.st_mode) != FileType::RegularFile).unwrap_or(true) {
+        return Ok(());
+    }
     if !try_flock(file.as_fd(), FlockOperation::NonBlockingLockExclusive)? {
         return Ok(());
     }
@@ -289,10 +314,12 @@ fn remove_if_abandoned(dir: &Dir, name: &std::ffi::CStr) -> Result<()> {
     match fs::unlinkat(dir_fd, name, AtFlags::empty()) {
         Ok(()) | Err(Errno::NOENT) => {
             tracing::info!(file = ?name, "removed a temp file left by an interrupted save");
-            Ok(())
         }
-        Err(e) => Err(os_error("cannot remove a temp file", e)),
+        // Invisible anyway: a temp file that cannot be removed (a folder this user may not
+        // write) must not keep the store from opening.
+        Err(e) => tracing::warn!(file = ?name, error = %e, "cannot remove a temp file left by an interrupted save"),
     }
+    Ok(())
 }
 
 /// The process id in a temp file's name (`.objstore-tmp-PID-SEQ`, hexadecimal).

@@ -21,7 +21,6 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use rustix::fs::{self, AtFlags, FileType, FlockOperation, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 use store_core::key::RESERVED_PREFIX;
-use store_core::raw::ledger::UsageLedger;
 use store_core::{Error, Key, KeyBuf, ObjectMeta, PutMode, Result, Version};
 
 use crate::error::os_error;
@@ -66,10 +65,9 @@ fn temp_name() -> String {
 }
 
 impl TempFile {
-    fn create(dir: OwnedFd) -> std::result::Result<TempFile, Errno> {
+    fn create(dir: OwnedFd, mode: u32) -> std::result::Result<TempFile, Errno> {
         if UNNAMED.load(Ordering::Relaxed) != 2 {
-            match fs::openat(&dir, ".", OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC, Mode::from_raw_mode(0o666))
-            {
+            match fs::openat(&dir, ".", OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC, Mode::from_raw_mode(mode)) {
                 Ok(fd) => {
                     UNNAMED.store(1, Ordering::Relaxed);
                     // Nobody else can open an unnamed file: the lock is free.
@@ -83,7 +81,7 @@ impl TempFile {
         loop {
             let name = temp_name();
             let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-            match fs::openat(&dir, name.as_str(), flags, Mode::from_raw_mode(0o666)) {
+            match fs::openat(&dir, name.as_str(), flags, Mode::from_raw_mode(mode)) {
                 Ok(fd) => {
                     let temp = TempFile { dir, fd, name: Some(name), placed: false };
                     retry_intr(|| fs::flock(&temp.fd, FlockOperation::NonBlockingLockExclusive))?;
@@ -191,7 +189,7 @@ impl Inner {
     pub(crate) fn begin_save(&self, key: &Key) -> Result<PendingSave> {
         for _ in 0..ATTEMPTS {
             let parent = self.root.parent(key, true, self.durable)?;
-            match TempFile::create(parent.fd) {
+            match TempFile::create(parent.fd, self.modes.file) {
                 Ok(temp) => return Ok(PendingSave { key: KeyBuf::from(key), temp, written: 0 }),
                 // The folder was removed after we opened it: open it again.
                 Err(Errno::NOENT) => continue,
@@ -245,10 +243,13 @@ impl Inner {
         };
         let mut temp = pending.temp;
         {
-            let _key = self.key_locks.lock(&key)?;
-            let previous = self.replace(&key, temp.dir.as_fd(), key.file_name(), &temp_name, mode)?;
+            let _key = self.lock_key(&key)?;
+            // Renamed and counted in one step of the usage ledger (see ledger.rs).
+            self.count_change(|| {
+                let previous = self.replace(&key, temp.dir.as_fd(), key.file_name(), &temp_name, mode)?;
+                Ok((previous, Some(meta.size)))
+            })?;
             temp.placed = true;
-            self.ledger.update(&mut |f| f.apply(previous, Some(meta.size)))?;
         }
         if durable {
             fs::fsync(&temp.dir).map_err(|e| os_error(ctx("cannot flush its folder to disk"), e))?;
@@ -318,7 +319,7 @@ impl Inner {
             e => e,
         })?;
         {
-            let _key = self.key_locks.lock(key)?;
+            let _key = self.lock_key(key)?;
             let size = match self.object_at(key, parent.fd.as_fd(), parent.name)? {
                 Current::Object(st) => match if_match {
                     Some(expected) if version_of(&st) != *expected => {
@@ -328,9 +329,11 @@ impl Inner {
                 },
                 _ => return Err(Error::not_found(key)),
             };
-            fs::unlinkat(&parent.fd, parent.name, AtFlags::empty())
-                .map_err(|e| os_error(format!("cannot delete '{key}'"), e))?;
-            self.ledger.update(&mut |f| f.apply(Some(size), None))?;
+            self.count_change(|| {
+                fs::unlinkat(&parent.fd, parent.name, AtFlags::empty())
+                    .map_err(|e| os_error(format!("cannot delete '{key}'"), e))?;
+                Ok((Some(size), None))
+            })?;
         }
         if self.durable {
             fs::fsync(&parent.fd).map_err(|e| os_error(format!("cannot flush the folder of '{key}'"), e))?;
@@ -429,7 +432,7 @@ mod tests {
     fn a_temp_file_is_never_visible_unlocked() {
         let dir = tempfile::tempdir().unwrap();
         let dir_fd = fs::open(dir.path(), OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
-        let mut temp = TempFile::create(dir_fd).unwrap();
+        let mut temp = TempFile::create(dir_fd, 0o666).unwrap();
         assert!(names(dir.path()).is_empty(), "a temp file is visible before it is named");
         temp.write_all(b"data").unwrap();
         let name = temp.name().unwrap().to_string();

@@ -290,12 +290,12 @@ async fn matrix(kind: Kind, name: &str) {
             match (need.missing(access), result) {
                 (None, Ok(())) => allowed += 1,
                 (None, Err(e)) => violations.push(format!("{what}: refused though allowed: {e:?}")),
-                (Some(missing), Err(Error::PermissionDenied { operation })) => {
+                (Some(missing), Err(Error::PermissionDenied { operation, reason })) => {
                     refused += 1;
                     if operation != missing {
                         violations.push(format!("{what}: refused for {operation:?}, expected {missing:?}"));
                     }
-                    let message = Error::PermissionDenied { operation }.to_string();
+                    let message = Error::PermissionDenied { operation, reason }.to_string();
                     if !message.contains("permission") {
                         violations.push(format!("{what}: unclear message {message:?}"));
                     }

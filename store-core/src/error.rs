@@ -45,15 +45,15 @@ pub enum Error {
         requested: u64,
     },
 
-    /// The store's [`crate::Access`] does not allow this operation.
-    #[error(
-        "the current user does not have permission to {} the Object Store; \
-         ask its owner for {operation} access (Access {{ {operation}: true, .. }})",
-        operation.verb()
-    )]
+    /// The store's [`crate::Access`] does not allow this operation, or (with a `reason`) the
+    /// storage does not let this process do it (a store it may only read).
+    #[error("{}", permission_message(*operation, reason.as_deref()))]
     PermissionDenied {
         /// The operation that was refused.
         operation: Operation,
+        /// Why, when it is not the store's `Access` (for example: the store is read-only for
+        /// this user or on this mount).
+        reason: Option<String>,
     },
 
     /// A create-only save found an object already there.
@@ -195,6 +195,20 @@ impl fmt::Display for Operation {
     }
 }
 
+/// The message of [`Error::PermissionDenied`].
+fn permission_message(operation: Operation, reason: Option<&str>) -> String {
+    match reason {
+        Some(reason) => {
+            format!("the current user does not have permission to {} the Object Store: {reason}", operation.verb())
+        }
+        None => format!(
+            "the current user does not have permission to {} the Object Store; ask its owner for {operation} access \
+             (Access {{ {operation}: true, .. }})",
+            operation.verb()
+        ),
+    }
+}
+
 /// The encoding a [`Error::Serialization`] is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
@@ -291,8 +305,8 @@ impl fmt::Debug for Error {
                 .field("limit", limit)
                 .field("requested", requested)
                 .finish(),
-            Error::PermissionDenied { operation } => {
-                f.debug_struct("PermissionDenied").field("operation", operation).finish()
+            Error::PermissionDenied { operation, reason } => {
+                f.debug_struct("PermissionDenied").field("operation", operation).field("reason", reason).finish()
             }
             Error::AlreadyExists { key } => f.debug_struct("AlreadyExists").field("key", key).finish(),
             Error::Precondition { key, expected } => {
@@ -401,7 +415,7 @@ mod tests {
             Error::not_found("k"),
             Error::InvalidKey { key: "k".into(), reason: "r".into() },
             Error::LimitExceeded { key: "k".into(), kind: LimitKind::Bytes, used: 1, limit: 1, requested: 1 },
-            Error::PermissionDenied { operation: Operation::Write },
+            Error::PermissionDenied { operation: Operation::Write, reason: None },
             Error::Precondition { key: "k".into(), expected: "v".into() },
             Error::Config { url: "u".into(), message: "m".into() },
         ] {
@@ -416,8 +430,11 @@ mod tests {
         let e =
             Error::LimitExceeded { key: "k".into(), kind: LimitKind::Bytes, used: 2048, limit: 4096, requested: 4096 };
         assert!(e.to_string().contains("2.0 KiB/4.0 KiB"), "{e}");
-        let e = Error::PermissionDenied { operation: Operation::Delete };
-        assert!(e.to_string().contains("delete objects from"), "{e}");
+        let e = Error::PermissionDenied { operation: Operation::Delete, reason: None };
+        assert!(e.to_string().contains("delete objects from") && e.to_string().contains("Access {"), "{e}");
+        let e =
+            Error::PermissionDenied { operation: Operation::Write, reason: Some("the store is read-only here".into()) };
+        assert!(e.to_string().ends_with("write to the Object Store: the store is read-only here"), "{e}");
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(human_bytes(10), "10 B");
     }

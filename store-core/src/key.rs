@@ -3,8 +3,9 @@
 //! A key is UTF-8. Normalisation turns `\` into `/`, drops leading `/` and `./`, and collapses
 //! runs of `/`. The result is refused when it is empty, longer than [`MAX_KEY_BYTES`], has a `.`
 //! or `..` segment, ends with `/`, holds a control character, or has a segment starting with
-//! [`RESERVED_PREFIX`] (the store's own temp files and folders). Everything else is accepted:
-//! `v1.0/model`, `file.tar.gz`, `.hidden`, `a b=1/#x$`.
+//! [`RESERVED_PREFIX`] (the store's own temp files and folders) in any case: on a case-folding
+//! file system `.OBJSTORE/usage` is the store's own ledger (see [`is_reserved`]). Everything else
+//! is accepted: `v1.0/model`, `file.tar.gz`, `.hidden`, `a b=1/#x$`.
 //!
 //! [`Key`] is the borrowed, already-valid form (like `str`), [`KeyBuf`] the owned one (like
 //! `String`, but cheap to clone). [`Key::parse`] borrows when its input is already normal, so the
@@ -22,7 +23,8 @@ use crate::error::{Error, Result};
 /// The longest key, in bytes, after normalisation.
 pub const MAX_KEY_BYTES: usize = 1024;
 
-/// Segments starting with this are the store's own (temp files, lock files, internal folders).
+/// Segments starting with this are the store's own (temp files, lock files, internal folders),
+/// in any case (see [`is_reserved`]).
 pub const RESERVED_PREFIX: &str = ".objstore";
 
 /// A valid, normalised key, borrowed. Obtain one with [`Key::parse`].
@@ -221,14 +223,52 @@ fn segment_is_valid(segment: &str) -> bool {
     !segment.is_empty()
         && segment != "."
         && segment != ".."
-        && !segment.starts_with(RESERVED_PREFIX)
+        && !is_reserved(segment)
         && !segment.chars().any(char::is_control)
+}
+
+/// True when `segment` starts with [`RESERVED_PREFIX`] as a case-folding file system compares
+/// names: without case (ASCII letters, and the long s `ſ`, which Unicode folds to `s`), and
+/// skipping the invisible code points (Unicode's default ignorables, such as U+200B and U+00AD)
+/// that some of them leave out of a comparison. `.OBJSTORE`, `.ObjStore-tmp-1`, `.objſtore` and
+/// `.obj\u{200b}store` are reserved; `.objstor` and `x.objstore` are not.
+pub fn is_reserved(segment: &str) -> bool {
+    let mut folded = segment
+        .chars()
+        .filter(|&c| !is_default_ignorable(c))
+        .map(|c| if c == '\u{17f}' { 's' } else { c.to_ascii_lowercase() });
+    RESERVED_PREFIX.chars().all(|expected| folded.next() == Some(expected))
+}
+
+/// Unicode's `Default_Ignorable_Code_Point` (DerivedCoreProperties.txt, Unicode 15).
+fn is_default_ignorable(c: char) -> bool {
+    matches!(
+        c as u32,
+        0x00AD
+            | 0x034F
+            | 0x061C
+            | 0x115F..=0x1160
+            | 0x17B4..=0x17B5
+            | 0x180B..=0x180F
+            | 0x200B..=0x200F
+            | 0x202A..=0x202E
+            | 0x2060..=0x206F
+            | 0x3164
+            | 0xFE00..=0xFE0F
+            | 0xFEFF
+            | 0xFFA0
+            | 0xFFF0..=0xFFF8
+            | 0x1BCA0..=0x1BCA3
+            | 0x1D173..=0x1D17A
+            | 0xE0000..=0xE0FFF
+    )
 }
 
 /// True when `b` is certainly a valid key in normal form: the common shape, proved with two
 /// branch-free passes (which compile to vector instructions). False means "take the slow path",
-/// which normalises, accepts or explains what is wrong; keys starting with '.' (`.hidden`) and
-/// segments starting with '.' always go there, as do the store's reserved names.
+/// which normalises, accepts or explains what is wrong; keys starting with '.' (`.hidden`),
+/// segments starting with '.' and a '.' after a non-ASCII character always go there, as do the
+/// store's reserved names in any case or spelling.
 fn quick_check(b: &[u8]) -> bool {
     let (Some(&first), Some(&last)) = (b.first(), b.last()) else { return false };
     if b.len() > MAX_KEY_BYTES || first == b'/' || first == b'.' || last == b'/' {
@@ -237,11 +277,11 @@ fn quick_check(b: &[u8]) -> bool {
     // C0 controls, DEL, '\\', and 0xC2: the lead byte of C1 controls (and of harmless
     // characters such as '£', which the slow path accepts).
     let unusual = b.iter().fold(false, |seen, &c| seen | (c < 0x20) | (c == 0x7f) | (c == b'\\') | (c == 0xc2));
-    // An empty segment ("//") or one starting with '.' ("/.", "/..", "/.objstore").
-    let odd_segment = b[..b.len() - 1]
-        .iter()
-        .zip(&b[1..])
-        .fold(false, |seen, (&c, &next)| seen | ((c == b'/') & ((next == b'/') | (next == b'.'))));
+    // An empty segment ("//"), one starting with '.' ("/.", "/..", "/.objstore"), or a '.' right
+    // after a non-ASCII character (an invisible one may hide a reserved name: "\u{200b}.objstore").
+    let odd_segment = b[..b.len() - 1].iter().zip(&b[1..]).fold(false, |seen, (&c, &next)| {
+        seen | ((c == b'/') & ((next == b'/') | (next == b'.'))) | ((c >= 0x80) & (next == b'.'))
+    });
     !unusual && !odd_segment
 }
 
@@ -324,10 +364,10 @@ fn check_segment(input: &str, segment: &str) -> Result<()> {
             format!("the key holds the control character U+{:04X}; use printable characters", c as u32),
         ));
     }
-    if segment.starts_with(RESERVED_PREFIX) {
+    if is_reserved(segment) {
         return Err(invalid(
             input,
-            format!("names starting with '{RESERVED_PREFIX}' are reserved for the store's own files"),
+            format!("names starting with '{RESERVED_PREFIX}' (in any case) are reserved for the store's own files"),
         ));
     }
     Ok(())
@@ -424,6 +464,33 @@ mod tests {
         }
         assert!(refused(&"x".repeat(MAX_KEY_BYTES + 1)));
         assert_eq!(norm(&"x".repeat(MAX_KEY_BYTES)).len(), MAX_KEY_BYTES);
+    }
+
+    /// On a case-folding file system `.OBJSTORE/usage` is the store's own ledger: reserved names
+    /// are refused in any case, with the long s that Unicode folds to 's', and with the invisible
+    /// code points some case-folding file systems skip when they compare names.
+    #[test]
+    fn reserved_names_are_refused_in_any_case() {
+        for k in [
+            ".OBJSTORE",
+            ".OBJSTORE/usage",
+            ".ObjStore-tmp-1",
+            "a/.OBJSTORE/x",
+            ".objſtore/usage",
+            ".OBJ\u{17f}TORE",
+            ".obj\u{200b}store",
+            ".\u{ad}objstore",
+            "\\.OBJSTORE\\locks",
+        ] {
+            assert!(refused(k), "{k:?} should be refused");
+            assert!(normalise_prefix(&format!("{k}/")).is_err(), "{k:?} as a prefix should be refused");
+        }
+        for k in [".objstor", ".objects", "objstore", "x.objstore", ".obj-store", "a/.objstor/b"] {
+            assert_eq!(norm(k), k);
+        }
+        for name in [".OBJSTORE", ".Objstore-tmp-1", ".objſtore"] {
+            assert!(!is_segment(name), "{name:?}");
+        }
     }
 
     #[test]

@@ -96,7 +96,7 @@ impl ObjectStore {
         mode: PutMode,
     ) -> Result<ObjectMeta> {
         let full = self.key(key)?;
-        let meta = self.shared.stack.put_stream(&full, body, size, &mode).await?;
+        let meta = self.put_stream_to_end(&full, body, size, &mode).await?;
         Ok(self.local_meta(meta))
     }
 
@@ -116,7 +116,7 @@ impl ObjectStore {
     /// [`crate::Capabilities::conditional_delete`] for which backends make that exact.
     pub async fn delete_if_match(&self, key: &str, version: &Version) -> Result<()> {
         let full = self.key(key)?;
-        self.shared.stack.delete(&full, Some(version)).await
+        self.delete_to_end(&full, Some(version)).await
     }
 }
 

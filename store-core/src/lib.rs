@@ -56,7 +56,9 @@
 //!   (the default) checks the backend's version before serving, so changes made by other
 //!   processes are seen; [`CachePolicy::Trust`] is LEAN's behaviour; [`ObjectStore::clear`] empties it.
 //! - **Limits** ([`Limits`]): bytes, objects and object size, enforced atomically under
-//!   concurrency, counted incrementally and recounted near a limit.
+//!   concurrency, counted incrementally in a ledger every handle (on local disk every process)
+//!   shares, and recounted before a decision when the figures may miss changes made around the
+//!   store (see [`raw::layer::LimitsLayer`]).
 //! - **Access** ([`Access`]): read, write and delete permissions.
 //!
 //! ## Writing a backend

@@ -17,6 +17,7 @@ use crate::options::{Access, Limits};
 use crate::raw::backend::{
     Backend, Capabilities, GetOptions, GetResult, Object, ObjectMeta, PutMode, Usage, get_object,
 };
+use crate::raw::detach::{cancel_on_drop, to_completion};
 use crate::raw::io::offload;
 use crate::raw::layer::{CacheLayer, CacheStats};
 use crate::staging::{Fingerprint, Staging};
@@ -198,6 +199,36 @@ impl ObjectStore {
         ObjectMeta { key: self.local_key(meta.key), ..meta }
     }
 
+    // ----- writes that end once started -------------------------------------------------
+
+    /// `put` on the stack, run to its end even if this call's future is dropped (a timeout): the
+    /// write lands anyway on local disk, so the layers' bookkeeping (room held in the usage
+    /// ledger, the cache) must follow it (see [`crate::raw::detach`]).
+    pub(crate) async fn put_to_end(&self, key: &Key, value: Bytes, mode: &PutMode) -> Result<ObjectMeta> {
+        let (stack, key, mode) = (self.shared.stack.clone(), KeyBuf::from(key), mode.clone());
+        to_completion(async move { stack.put(&key, value, &mode).await }).await
+    }
+
+    /// `put_stream` on the stack, like [`ObjectStore::put_to_end`]; a stream not yet ended when
+    /// the call is dropped fails, and nothing is saved.
+    pub(crate) async fn put_stream_to_end(
+        &self,
+        key: &Key,
+        body: crate::raw::ByteStream,
+        size: Option<u64>,
+        mode: &PutMode,
+    ) -> Result<ObjectMeta> {
+        let (stack, key, mode) = (self.shared.stack.clone(), KeyBuf::from(key), mode.clone());
+        let (body, _cancel) = cancel_on_drop(body);
+        to_completion(async move { stack.put_stream(&key, body, size, &mode).await }).await
+    }
+
+    /// `delete` on the stack, like [`ObjectStore::put_to_end`].
+    pub(crate) async fn delete_to_end(&self, key: &Key, if_match: Option<&crate::Version>) -> Result<()> {
+        let (stack, key, if_match) = (self.shared.stack.clone(), KeyBuf::from(key), if_match.cloned());
+        to_completion(async move { stack.delete(&key, if_match.as_ref()).await }).await
+    }
+
     // ----- bytes -------------------------------------------------------------------------
 
     /// Saves bytes under `key`, replacing any value. Returns once the value is durable.
@@ -209,7 +240,7 @@ impl ObjectStore {
     /// earlier. Returns the new object's metadata (its version is what a later swap expects).
     pub async fn save_bytes_with(&self, key: &str, value: impl Into<Bytes>, mode: PutMode) -> Result<ObjectMeta> {
         let key = self.key(key)?;
-        let meta = self.shared.stack.put(&key, value.into(), &mode).await?;
+        let meta = self.put_to_end(&key, value.into(), &mode).await?;
         Ok(ObjectMeta { key: self.local_key(meta.key), ..meta })
     }
 
@@ -322,7 +353,7 @@ impl ObjectStore {
     /// Deletes the object under `key`; `NotFound` when there is none.
     pub async fn delete(&self, key: &str) -> Result<()> {
         let key = self.key(key)?;
-        self.shared.stack.delete(&key, None).await
+        self.delete_to_end(&key, None).await
     }
 
     /// Every key, sorted, with `/` separators.
@@ -432,6 +463,12 @@ impl ObjectStore {
     /// Saves what the file at [`ObjectStore::get_file_path`]`(key)` holds as `key`'s value (LEAN's
     /// `Save(key)`). `NotFound` when there is no such file. The file streams into the store in
     /// chunks (a 400 MB model costs a few MiB of memory, not 400 MB).
+    ///
+    /// With limits, a file written in place counts as replacing what the key held when this
+    /// handle handed out its path: a key that had no object counts as a new object, growth in
+    /// place as growth. When a limit refuses a key that had no object, its file is removed (it
+    /// was never admitted); a key that had one keeps the file written in place (its old value is
+    /// gone) and the error says the limit it passes.
     pub async fn save_from_file(&self, key: &str) -> Result<()> {
         let full = self.key(key)?;
         let path = match self.shared.stack.local_path(&full, false).await? {
@@ -446,7 +483,7 @@ impl ObjectStore {
                 match self.shared.stack.get_stream(&full, None, None).await {
                     Ok(current) => {
                         let size = current.meta.size;
-                        self.shared.stack.put_stream(&full, current.body, Some(size), &PutMode::Overwrite).await?;
+                        self.put_stream_to_end(&full, current.body, Some(size), &PutMode::Overwrite).await?;
                         return Ok(());
                     }
                     Err(e) if e.is_not_found() => path,
@@ -502,14 +539,14 @@ impl ObjectStore {
                 }
             })
             .boxed();
-        Ok(Some(self.shared.stack.put_stream(full, body, Some(size), &PutMode::Overwrite).await?))
+        Ok(Some(self.put_stream_to_end(full, body, Some(size), &PutMode::Overwrite).await?))
     }
 
     /// Uploads every staged file (see [`ObjectStore::get_file_path`]) created or changed since it
     /// was handed out or last persisted, and only those. A no-op on local disk.
     pub async fn persist(&self) -> Result<()> {
         for (key, bytes) in self.shared.staging.changed().await? {
-            self.shared.stack.put(&key, bytes.clone(), &PutMode::Overwrite).await?;
+            self.put_to_end(&key, bytes.clone(), &PutMode::Overwrite).await?;
             self.shared.staging.synced(&key, &bytes).await?;
         }
         Ok(())

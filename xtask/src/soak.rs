@@ -1,10 +1,12 @@
 //! The reliability runs: crash consistency (SIGKILL), fault injection (fsync, rename), a full
-//! disk, concurrency at the limits (local disk and SeaweedFS), a SeaweedFS cluster losing a volume
-//! server, and the property tests on keys, escapes and the stored format.
+//! disk, concurrency at the limits (local disk and SeaweedFS), exact limits whoever writes
+//! (recounts racing other processes' commits), a SeaweedFS cluster losing a volume server, and
+//! the property tests on keys, escapes and the stored format.
 //!
 //! - `cargo xtask soak [--kills N] [--fault-ops N] [--scale N] [--cases N] [--only NAME]` runs the
 //!   long versions (see [`RUNS`]: 2,000 kills, 10,000 operations under faults, the concurrency,
-//!   cluster and manager race workloads 5 times as long, 10,000 cases per property) and prints
+//!   exact-limits, cluster and manager race workloads 5 times as long, 10,000 cases per property)
+//!   and prints
 //!   the summary table.
 //!   It starts the SeaweedFS the S3 parts need, as `cargo xtask test` does.
 //! - `cargo xtask test` runs the CI-sized versions with the rest of the workspace; the tests
@@ -30,11 +32,12 @@ struct Run {
 }
 
 /// The long runs, in order.
-const RUNS: [Run; 10] = [
+const RUNS: [Run; 11] = [
     Run { test: "crash", package: "objstore", var: Some(KILLS) },
     Run { test: "faults", package: "objstore", var: Some(FAULT_OPS) },
     Run { test: "disk_full", package: "objstore", var: None },
     Run { test: "concurrency", package: "objstore", var: Some(CONCURRENCY_SCALE) },
+    Run { test: "limits_exact", package: "objstore", var: Some(CONCURRENCY_SCALE) },
     Run { test: "seaweedfs_cluster", package: "objstore", var: Some(CLUSTER_SCALE) },
     Run { test: "prop_keys", package: "store-core", var: Some(CASES) },
     Run { test: "escape", package: "backend-local", var: Some(CASES) },

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use bytes::Bytes;
-use objstore::{CacheOptions, CachePolicy, blocking};
+use objstore::{CacheOptions, CachePolicy, Limits, blocking};
 
 use crate::{Config, KIB, MIB, Row, compare, payload, size_name};
 
@@ -13,6 +13,7 @@ pub fn run(config: &Config, base: &Path) -> Vec<Row> {
     let mut rows = Vec::new();
     if config.wants("save") {
         rows.extend(durable_save(config, &base.join("save")));
+        rows.extend(limited_save(config, &base.join("save-limited")));
     }
     if config.wants("read") {
         rows.extend(uncached_read(config, &base.join("read")));
@@ -62,6 +63,42 @@ fn durable_save(config: &Config, dir: &Path) -> Vec<Row> {
         for entry in fs::read_dir(&folder).unwrap() {
             let _ = fs::remove_file(entry.unwrap().path());
         }
+    }
+    rows
+}
+
+/// A save with limits on (far from them: the fast path, with the ledger's reservation and its
+/// release, and the watch for other programs' changes drained at each step) against the same
+/// save on a store without limits: what exact limits cost a save. Both stores are fresh folders.
+fn limited_save(config: &Config, dir: &Path) -> Vec<Row> {
+    let limits = Limits { max_bytes: Some(1 << 40), max_objects: Some(1 << 30), max_object_bytes: None };
+    let mut rows = Vec::new();
+    for (durability, ops) in [("durable", 40), ("buffered", 400)] {
+        let open = |name: &str, limits: Option<Limits>| {
+            let url = format!("{}?durability={durability}", url(&dir.join(format!("{durability}-{name}"))));
+            let builder = blocking::builder(url);
+            match limits {
+                Some(limits) => builder.limits(limits).build().unwrap(),
+                None => builder.build().unwrap(),
+            }
+        };
+        let (with, without) = (open("with", Some(limits)), open("without", None));
+        let value = payload(KIB);
+        with.save_bytes("warm", value.clone()).unwrap();
+        without.save_bytes("warm", value.clone()).unwrap();
+        let measured = compare(
+            config,
+            ops,
+            |i| with.save_bytes(&format!("l/{i}"), value.clone()).unwrap(),
+            |i| without.save_bytes(&format!("l/{i}"), value.clone()).unwrap(),
+        );
+        rows.push(Row::new(
+            format!("{durability} save, limits on (blocking)"),
+            size_name(KIB),
+            measured,
+            "the same save, no limits",
+            None,
+        ));
     }
     rows
 }

@@ -69,7 +69,7 @@ mod tests {
         assert!(matches!(mapped(Error::AlreadyExists { key: "k".into() }), OsError::AlreadyExists { .. }));
         let e = mapped(Error::Precondition { key: "k".into(), expected: "1".into() });
         assert!(matches!(e, OsError::Precondition { .. }));
-        let e = mapped(Error::PermissionDenied { operation: Operation::Write });
+        let e = mapped(Error::PermissionDenied { operation: Operation::Write, reason: None });
         assert!(matches!(e, OsError::PermissionDenied { .. }));
         let e = mapped(Error::NotSupported { backend: "x".into(), operation: "y".into() });
         assert!(matches!(e, OsError::NotSupported { .. }));

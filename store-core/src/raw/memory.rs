@@ -21,7 +21,7 @@ use crate::raw::backend::{
     Backend, ByteRange, ByteStream, Capabilities, GetOptions, GetResult, Object, ObjectMeta, ObjectStream, PutMode,
     RangeRead, StoreLock, Usage, Version, chunked, collect_stream, resolve_range,
 };
-use crate::raw::ledger::{LocalLedger, UsageLedger};
+use crate::raw::ledger::{LedgerFigures, LocalLedger, UsageLedger};
 
 /// How many entries a listing takes from the map per lock.
 const LIST_CHUNK: usize = 256;
@@ -35,7 +35,7 @@ pub struct MemoryBackend {
     name: String,
     map: Arc<RwLock<Map>>,
     next_version: AtomicU64,
-    ledger: Arc<LocalLedger>,
+    ledger: Arc<MemoryLedger>,
 }
 
 type Map = BTreeMap<KeyBuf, Entry>;
@@ -65,11 +65,12 @@ impl MemoryBackend {
     }
 
     fn named(name: &str) -> MemoryBackend {
+        let map: Arc<RwLock<Map>> = Arc::default();
         MemoryBackend {
             name: name.to_string(),
-            map: Arc::default(),
+            ledger: Arc::new(MemoryLedger { figures: LocalLedger::default(), map: map.clone() }),
+            map,
             next_version: AtomicU64::new(1),
-            ledger: Arc::default(),
         }
     }
 
@@ -127,6 +128,43 @@ impl MemoryBackend {
             }
             _ => Ok((entry.clone(), meta)),
         }
+    }
+}
+
+/// The ledger of a memory store: figures kept beside the map, changed under the map's write lock
+/// by every insert and remove, and recounted under its read lock (a snapshot).
+struct MemoryLedger {
+    figures: LocalLedger,
+    map: Arc<RwLock<Map>>,
+}
+
+impl std::fmt::Debug for MemoryLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryLedger").field("figures", &self.figures).finish_non_exhaustive()
+    }
+}
+
+impl UsageLedger for MemoryLedger {
+    fn update(&self, change: &mut dyn FnMut(&mut LedgerFigures)) -> Result<LedgerFigures> {
+        self.figures.update(change)
+    }
+
+    fn try_update(&self, change: &mut dyn FnMut(&mut LedgerFigures)) -> Result<Option<LedgerFigures>> {
+        self.figures.try_update(change)
+    }
+
+    fn exact_update(&self, recount: bool, change: &mut dyn FnMut(&mut LedgerFigures)) -> Result<Option<LedgerFigures>> {
+        if let Some(figures) = self.figures.exact_update(recount, change)? {
+            return Ok(Some(figures));
+        }
+        let map = read_map(&self.map);
+        let usage = Usage { bytes: map.values().map(|e| e.bytes.len() as u64).sum(), objects: map.len() as u64 };
+        Ok(Some(self.figures.recounted(usage, change)))
+    }
+
+    fn keep_fresh(&self) -> Result<()> {
+        // Nothing changes a memory store around its handles.
+        Ok(())
     }
 }
 

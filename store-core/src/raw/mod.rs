@@ -7,6 +7,7 @@
 //! - [`layer`]: the built-in layers (access, cache, limits), to reuse or to model a new one on.
 //! - [`ledger`]: usage figures shared between handles, which limits count against.
 //! - [`io`]: where blocking system calls run ([`io::offload`]).
+//! - [`detach`]: saves and deletes that end once started, also when their caller gives up.
 //! - [`memory`]: the in-memory backend, a small complete example of the contract.
 //!
 //! A new backend implements [`Backend`], registers its scheme in [`registry::BACKENDS`] and
@@ -15,6 +16,7 @@
 //! with [`crate::StoreBuilder::layer`].
 
 pub mod backend;
+pub mod detach;
 pub mod io;
 pub mod layer;
 pub mod ledger;

@@ -39,7 +39,7 @@ impl AccessLayer {
             Operation::Write => self.access.write,
             Operation::Delete => self.access.delete,
         };
-        if allowed { Ok(()) } else { Err(Error::PermissionDenied { operation }) }
+        if allowed { Ok(()) } else { Err(Error::PermissionDenied { operation, reason: None }) }
     }
 
     fn refused_stream<T: Send + 'static>(&self) -> Option<BoxStream<'static, Result<T>>> {

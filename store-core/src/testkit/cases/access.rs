@@ -19,7 +19,7 @@ pub async fn permissions(kit: Kit) {
 
         let expect = |op: &str, allowed: bool, operation: Operation, r: crate::Result<()>| match (allowed, r) {
             (true, Ok(())) => {}
-            (false, Err(Error::PermissionDenied { operation: got })) if got == operation => {}
+            (false, Err(Error::PermissionDenied { operation: got, .. })) if got == operation => {}
             (_, other) => panic!("{op} with {access:?}: unexpected {other:?}"),
         };
         expect("read", access.read, Operation::Read, s.read("existing").await.map(|_| ()));
