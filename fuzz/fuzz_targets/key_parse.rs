@@ -9,9 +9,7 @@ use std::path::{Component, Path, PathBuf};
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../store-core/tests/support/key_model.rs"]
-mod key_model;
-use key_model::{model_key, model_segment as model_segment_ok};
+use store_core::testkit::key_model::{model_key, model_segment as model_segment_ok};
 use store_core::key::{MAX_KEY_BYTES, is_segment, normalise_prefix};
 use store_core::{Error, Key};
 

@@ -24,7 +24,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::TestCaseError;
 use store_core::key::{MAX_KEY_BYTES, normalise_prefix};
 use store_core::{Error, Key};
 
@@ -33,7 +33,6 @@ use store_core::{Error, Key};
 const FILE: &str = "prop_keys";
 /// How many checks below call `finish` (the summary line prints when all have).
 const CHECKS: usize = 8;
-use store_core::testkit::proptest_cases as cases;
 static TALLY: store_core::testkit::Tally = store_core::testkit::Tally::new(FILE, CHECKS);
 
 /// Counts the cases that reached the interesting part of a property (an accepted key, ...), so
@@ -44,196 +43,24 @@ fn hit(slot: usize) {
     HITS[slot].fetch_add(1, Ordering::Relaxed);
 }
 
-/// Runs a property for `cases(default)` cases (no regression files), then reports it with the
-/// count of interesting cases in `HITS[slot]`.
+/// Runs a property (store_core::testkit::property), reporting the count of interesting cases in
+/// `HITS[slot]`.
 fn property<S>(name: &str, slot: usize, default: u32, strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>)
 where
     S: Strategy,
     S::Value: Debug,
 {
-    let config = Config { cases: cases(default), failure_persistence: None, ..Config::default() };
-    let ran = AtomicU64::new(0);
-    let result = TestRunner::new(config).run(&strategy, |value| {
-        ran.fetch_add(1, Ordering::Relaxed);
-        test(value)
-    });
-    let hits = HITS[slot].load(Ordering::Relaxed);
-    TALLY.finish(name, ran.load(Ordering::Relaxed), u64::from(result.is_err()), &format!(" interesting={hits}"));
-    if let Err(e) = result {
-        panic!("{FILE}::{name}: {e}");
-    }
+    let detail = || format!(" interesting={}", HITS[slot].load(Ordering::Relaxed));
+    store_core::testkit::property(&TALLY, name, default, strategy, detail, test);
 }
 
 // ----- adversarial inputs -----------------------------------------------------------------
 
-/// Pieces an attacker (or a careless caller) puts in keys.
-const VOCABULARY: &[&str] = &[
-    "..",
-    ".",
-    "",
-    "a",
-    "A",
-    "b",
-    "%2e%2e",
-    "%2f",
-    "..%2f",
-    "\\",
-    "/",
-    "./",
-    "//",
-    "../",
-    "..\\",
-    "\u{0}",
-    "\u{1}",
-    "\n",
-    "\r",
-    "\t",
-    "\u{1b}",
-    "\u{7f}",
-    "\u{85}",
-    "\u{9f}",
-    "é",
-    "e\u{301}",
-    "\u{212b}",
-    "\u{c5}",
-    "ß",
-    "SS",
-    "\u{ff0f}",
-    "\u{2215}",
-    "\u{2044}",
-    "\u{ff0e}\u{ff0e}",
-    "\u{2024}\u{2024}",
-    "\u{202e}",
-    "\u{200b}",
-    "\u{feff}",
-    "\u{fffd}",
-    "\u{10ffff}",
-    "😀",
-    " ",
-    "a.",
-    "a ",
-    "a. ",
-    "...",
-    "..a",
-    "a..",
-    ".hidden",
-    ".objstore",
-    ".objstore-tmp-1",
-    ".objstor",
-    ".OBJSTORE",
-    ".ObjStore-tmp-",
-    ".objſtore",
-    ".obj\u{200b}store",
-    "ſ",
-    "~",
-    "$HOME",
-    "*",
-    "?",
-    ":",
-    "C:",
-    "C:\\",
-    "con",
-    "NUL",
-    "file:",
-    "//?/",
-];
+// ----- the reference model (store_core::testkit::key_model) -----------------------------------
 
-/// One piece: from the vocabulary, a long run, or a few arbitrary characters.
-fn piece() -> impl Strategy<Value = String> {
-    prop_oneof![
-        6 => prop::sample::select(VOCABULARY).prop_map(str::to_string),
-        1 => (prop::sample::select(&["x", "é", "/", ".", "ab/"][..]), 1usize..1100).prop_map(|(s, n)| s.repeat(n)),
-        2 => prop::collection::vec(any::<char>(), 0..6).prop_map(String::from_iter),
-    ]
-}
-
-/// An adversarial key: pieces, glued directly or by `/` or `\`.
-fn hostile() -> impl Strategy<Value = String> {
-    prop::collection::vec((piece(), prop::sample::select(&["", "/", "\\", "//"][..])), 0..10)
-        .prop_map(|parts| parts.into_iter().map(|(p, sep)| format!("{p}{sep}")).collect())
-}
-
-/// Segment material that is valid but easy to confuse: case, trailing dots and spaces, NFC and
-/// NFD, look-alike slashes and dots, invisible characters, names that mean something elsewhere.
-const CONFUSABLE: &[&str] = &[
-    "a",
-    "A",
-    "b",
-    "é",
-    "e\u{301}",
-    "\u{212b}",
-    "\u{c5}",
-    "ß",
-    "SS",
-    "\u{ff0f}",
-    "\u{2215}",
-    "\u{ff0e}\u{ff0e}",
-    "\u{2024}",
-    " ",
-    "a.",
-    "a ",
-    "...",
-    "..a",
-    "a..",
-    ".hidden",
-    ".objstor",
-    ".OBJSTORE",
-    ".ObjStore-tmp-",
-    ".objſtore",
-    ".obj\u{200b}store",
-    "ſ",
-    "%2e%2e",
-    "%2f",
-    "😀",
-    "\u{202e}",
-    "\u{200b}",
-    "\u{feff}",
-    "~",
-    "C:",
-    "con",
-    "*?",
-    "v1.0",
-    "file.tar.gz",
-    "a b=1",
-    "#x$",
-];
-
-/// A mostly valid key: segments of confusable material, separated by `/`, `\` or `//`, with an
-/// optional leading `/` or `./` (the forms normalisation removes).
-fn plausible() -> impl Strategy<Value = String> {
-    let segment = prop::collection::vec(
-        prop_oneof![
-            8 => prop::sample::select(CONFUSABLE).prop_map(str::to_string),
-            1 => (1usize..300).prop_map(|n| "x".repeat(n)),
-            1 => prop::sample::select(VOCABULARY).prop_map(str::to_string),
-        ],
-        1..4,
-    )
-    .prop_map(|parts| parts.concat());
-    let separator = prop::sample::select(&["/", "/", "/", "\\", "//"][..]);
-    (prop::sample::select(&["", "", "", "/", "./", "\\", "/./"][..]), prop::collection::vec((segment, separator), 1..6))
-        .prop_map(|(lead, parts)| {
-            let mut key = lead.to_string();
-            for (i, (seg, sep)) in parts.iter().enumerate() {
-                if i > 0 {
-                    key.push_str(sep);
-                }
-                key.push_str(seg);
-            }
-            key
-        })
-}
-
-/// Any string at all, an adversarial one, or a plausible one.
-fn any_key() -> impl Strategy<Value = String> {
-    prop_oneof![3 => hostile(), 3 => plausible(), 1 => any::<String>()]
-}
-
-// ----- the reference model (shared with the key_parse fuzz target) ---------------------------
-
-#[path = "support/key_model.rs"]
-mod key_model;
 use key_model::{model_key, model_normalise, model_segment};
+use store_core::testkit::key_model;
+use store_core::testkit::keys::{any_key, hostile, plausible};
 
 fn parse(input: &str) -> Option<String> {
     Key::parse(input).ok().map(|k| k.as_str().to_string())

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::TestCaseError;
 use serde_json::{Map, Value, json};
 use store_manager::format::{self, Codec, Encoding, FrameError, Header, MAGIC, PREFIX_LEN};
 use store_manager::{Category, Checksum, Error, Manager, SaveOptions, Settings};
@@ -33,10 +33,9 @@ use backend_local as _;
 
 const FILE: &str = "prop_format";
 const CHECKS: usize = 5;
-use store_core::testkit::proptest_cases as cases;
 static TALLY: store_core::testkit::Tally = store_core::testkit::Tally::new(FILE, CHECKS);
 
-/// Runs a property (no regression files); `detail` is printed after the figures.
+/// Runs a property (store_core::testkit::property); `detail` is printed after the figures.
 fn property<S>(
     name: &str,
     default: u32,
@@ -47,16 +46,7 @@ fn property<S>(
     S: Strategy,
     S::Value: Debug,
 {
-    let config = Config { cases: cases(default), failure_persistence: None, ..Config::default() };
-    let ran = AtomicU64::new(0);
-    let result = TestRunner::new(config).run(&strategy, |value| {
-        ran.fetch_add(1, Ordering::Relaxed);
-        test(value)
-    });
-    TALLY.finish(name, ran.load(Ordering::Relaxed), u64::from(result.is_err()), &detail());
-    if let Err(e) = result {
-        panic!("{FILE}::{name}: {e}");
-    }
+    store_core::testkit::property(&TALLY, name, default, strategy, detail, test);
 }
 
 // ----- values and headers -----------------------------------------------------------------

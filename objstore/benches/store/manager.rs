@@ -43,9 +43,7 @@ use tokio::runtime::Runtime;
 use crate::{Config, MIB, Row, compare, show, size_name};
 
 /// store-manager's test generator: compresses like real data.
-#[path = "../../../store-manager/tests/common/trading.rs"]
-mod trading;
-use trading::trading_json;
+use store_core::testkit::trading::trading_json;
 
 /// Objects in the category the listing rows measure.
 const OBJECTS: usize = 50_000;

@@ -16,6 +16,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod cases;
+pub mod key_model;
+pub mod keys;
+mod property;
+pub mod trading;
+
+pub use property::property;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -293,6 +299,11 @@ impl Tally {
             violations: std::sync::atomic::AtomicU64::new(0),
             done: std::sync::atomic::AtomicUsize::new(0),
         }
+    }
+
+    /// The file's name (the summary's).
+    pub fn file(&self) -> &'static str {
+        self.file
     }
 
     /// Records that the check `name` ran `cases` cases and found `violations` (with `detail`

@@ -19,9 +19,8 @@ use tempfile::TempDir;
 
 pub mod counted;
 pub mod hook;
-mod trading;
 #[allow(unused_imports)] // not every test file that includes this module uses it
-pub use trading::trading_json;
+pub use store_core::testkit::trading::trading_json;
 
 /// One case's storage: a fresh store, its URL (to open more handles on it) and a clock.
 pub struct Env {

@@ -1,5 +1,5 @@
-//! Test data shaped like a trading bot's state (also used by objstore's manager bench, which
-//! includes this file by path).
+//! Test data shaped like a trading bot's state: the manager's tests and benches compress, store
+//! and search it.
 
 use serde_json::{Value, json};
 

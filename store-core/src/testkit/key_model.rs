@@ -1,9 +1,9 @@
 //! A reference model of the documented key rules (README "No escapes"), written independently of
-//! the crate's parser: the property tests (`prop_keys.rs`) and the `key_parse` fuzz target
-//! (`fuzz/fuzz_targets/key_parse.rs`, which includes this file by path) check `Key::parse`
-//! against it.
+//! the crate's parser (it shares no code with `key.rs`, on purpose: a model that calls what it
+//! checks cannot find its bugs): the property tests (`prop_keys.rs`) and the `key_parse` fuzz
+//! target check `Key::parse` against it.
 
-use store_core::key::{MAX_KEY_BYTES, RESERVED_PREFIX};
+use crate::key::{MAX_KEY_BYTES, RESERVED_PREFIX};
 
 /// The documented normalisation: `\` → `/`, leading `/` and `./` dropped in any mix, runs of `/`
 /// collapsed.
