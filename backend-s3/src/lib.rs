@@ -47,8 +47,8 @@
 //!   by `part_size × upload_concurrency`. A multipart upload that fails or is cancelled (a
 //!   dropped future, an operation timeout) is aborted: no orphaned parts. Reads collect the body
 //!   into one buffer sized from the response; ranged reads are one `Range` GET (conditional with
-//!   `If-Match` when asked), and streamed reads are ranged GETs of 32 MiB conditional on the
-//!   first one's ETag, so a value replaced midway ends the stream with an error, never a mix.
+//!   `If-Match` when asked), and a streamed read is one GET whose body arrives in chunks (all of
+//!   one version, never a mix; a body cut short ends the stream with an error).
 //! - `delete` of an absent key is `NotFound` (a HEAD first: S3 deletes are idempotent). A
 //!   delete of one version sends `If-Match` (see `delete.rs`): exact on AWS S3, SeaweedFS and
 //!   moto, which honour it; a server that ignores it (probed once per store) gets a version check
@@ -308,7 +308,7 @@ impl Backend for S3Backend {
         range: Option<&ByteRange>,
         if_match: Option<&Version>,
     ) -> Result<ObjectStream> {
-        // The deadline covers the first request; each later part is a request of its own.
+        // The deadline covers the request until its answer starts; the body then streams.
         self.inner.within("read", Some(key), self.inner.get_stream(key, range, if_match)).await
     }
 

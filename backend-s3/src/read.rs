@@ -1,10 +1,11 @@
 //! Reads: whole values, ranges (one `Range` GET, conditional on the version when asked), and
 //! streams of large values.
 //!
-//! A stream reads the value in ranged GETs of [`STREAM_PART`] bytes, each conditional on the
-//! ETag the first one answered: a value replaced midway ends the stream with an error instead of
-//! mixing two values, each request stays well within the request timeout, and memory holds one
-//! body chunk at a time. Range rules are the store's ([`ByteRange`]): a reversed or empty range
+//! A stream is one GET (ranged when a range is asked) whose body arrives in chunks: memory holds
+//! one chunk at a time, and the whole body comes from the one version that GET answered, so a
+//! stream never mixes two values. A body cut short (a reset connection) ends the stream with an
+//! error: the bytes are counted against the answer's length, never passed off as the whole.
+//! Range rules are the store's ([`ByteRange`]): a reversed or empty range
 //! is refused before any request; a range past the end is answered from the object's size.
 
 use std::ops::Range;
@@ -19,9 +20,6 @@ use store_core::{
 };
 
 use crate::Inner;
-
-/// The bytes one request of a streamed read asks for.
-pub(crate) const STREAM_PART: u64 = 32 * 1024 * 1024;
 
 impl Inner {
     pub(crate) async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult> {
@@ -67,17 +65,12 @@ impl Inner {
         range: Option<&ByteRange>,
         if_match: Option<&Version>,
     ) -> Result<ObjectStream> {
-        let whole = ByteRange::From(0);
-        // The first part fixes the version and tells the size.
-        let first_part = match range.unwrap_or(&whole) {
-            ByteRange::From(start) => ByteRange::Bounded { start: *start, end: start.saturating_add(STREAM_PART) },
-            ByteRange::Bounded { start, end } => {
-                ByteRange::Bounded { start: *start, end: (*end).min(start.saturating_add(STREAM_PART)) }
-            }
-            last => *last,
+        let answered = match range {
+            Some(range) => self.ranged_get(key, range, if_match).await?,
+            None => Some(self.whole_get(key, if_match).await?),
         };
-        let Some((meta, served, response)) = self.ranged_get(key, &first_part, if_match).await? else {
-            // An empty value (or none of it asked): nothing to stream.
+        let Some((meta, served, response)) = answered else {
+            // None of the value asked for (an empty value's last bytes): nothing to stream.
             let meta = self.head_if(key, if_match).await?;
             let range = match range {
                 Some(range) => resolve_range(key, range, meta.size)?,
@@ -85,52 +78,34 @@ impl Inner {
             };
             return Ok(ObjectStream { meta, range, body: stream::empty().boxed() });
         };
-        // The whole range, now that the size is known.
-        let wanted = match range {
-            Some(range) => resolve_range(key, range, meta.size)?,
-            None => 0..meta.size,
-        };
-        let this = self.clone();
-        let first_len = served.end - served.start;
-        let first = response.into_stream().map_err({
-            let (this, key) = (this.clone(), KeyBuf::from(key));
+        let len = served.end - served.start;
+        let body = response.into_stream().map_err({
+            let (this, key) = (self.clone(), KeyBuf::from(key));
             move |e| this.context(Some(&key), None).map(e)
         });
-        let rest = self.clone().parts_after(KeyBuf::from(key), meta.version.clone(), served.end..wanted.end);
-        let body = counted(first.boxed(), first_len, self.changed(key)).chain(rest).boxed();
-        Ok(ObjectStream { meta, range: wanted, body })
+        Ok(ObjectStream { meta, range: served, body: counted(body.boxed(), len, self.changed(key)) })
     }
 
-    /// The ranged GETs after the first, each conditional on `version`.
-    fn parts_after(self: Arc<Self>, key: KeyBuf, version: Version, rest: Range<u64>) -> ByteStream {
-        stream::unfold(Some(rest.start), move |state| {
-            let (this, key, version, end) = (self.clone(), key.clone(), version.clone(), rest.end);
-            async move {
-                let start = state?;
-                if start >= end {
-                    return None;
-                }
-                let part = ByteRange::Bounded { start, end: end.min(start + STREAM_PART) };
-                match this.ranged_get(&key, &part, Some(&version)).await {
-                    Ok(Some((_, served, response))) => {
-                        let len = served.end - served.start;
-                        let body = response.into_stream().map_err({
-                            let (this, key) = (this.clone(), key.clone());
-                            move |e| this.context(Some(&key), None).map(e)
-                        });
-                        Some((counted(body.boxed(), len, this.changed(&key)), Some(served.end)))
-                    }
-                    Ok(None) => Some((stream::once(async move { Err(this.changed(&key)) }).boxed(), None)),
-                    // A replaced value answers 412: the stream ends with an error, never a mix.
-                    Err(Error::Precondition { .. }) => {
-                        Some((stream::once(async move { Err(this.changed(&key)) }).boxed(), None))
-                    }
-                    Err(e) => Some((stream::once(async move { Err(e) }).boxed(), None)),
-                }
+    /// One GET of the whole value (conditional on `if_match` when given).
+    async fn whole_get(
+        &self,
+        key: &Key,
+        if_match: Option<&Version>,
+    ) -> Result<(ObjectMeta, Range<u64>, object_store::GetResult)> {
+        let path = self.path(key)?;
+        let options = object_store::GetOptions { if_match: if_match.map(|v| v.to_string()), ..Default::default() };
+        let expected = if_match.map(Version::as_str);
+        match self.store.get_opts(&path, options).await {
+            Ok(response) => {
+                let meta = self.meta_of(key, &response.meta);
+                let served = response.range.clone();
+                Ok((meta, served, response))
             }
-        })
-        .flatten()
-        .boxed()
+            Err(object_store::Error::Precondition { .. }) => {
+                Err(Error::Precondition { key: key.to_string(), expected: expected.unwrap_or_default().to_string() })
+            }
+            Err(e) => Err(self.context(Some(key), expected).map(e)),
+        }
     }
 
     /// One `Range` GET. `None` when the range covers no byte of the value (S3 answers 416).

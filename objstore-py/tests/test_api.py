@@ -158,7 +158,7 @@ def test_ranges_head_list_usage_limits(store):
     assert store.read_range("r", 8, 100) == bytes([8, 9])
     assert store.read_range("r", 20, 30) == b""
     assert store.read_ranges("r", [(0, 2), (5, None), (None, 1)]) == [b"\x00\x01", bytes([5, 6, 7, 8, 9]), b"\x00"]
-    assert store.ranged_reads is False
+    assert store.ranged_reads is True
     info = store.head("r")
     assert info["key"] == "r" and info["size"] == 10 and info["version"]
     listed = store.list("")

@@ -103,22 +103,63 @@ def test_limits_and_permissions_apply(url):
 
 
 class CountingStore:
-    """An ObjectStore that counts whole-value reads (the fsspec files' fetches)."""
+    """An ObjectStore that counts whole-value reads and ranged fetches; ``ranged=False`` makes it
+    say it has no ranged reads (as a store that can only read whole values would)."""
 
-    def __init__(self, store):
+    def __init__(self, store, ranged=True):
         self.store = store
+        self.ranged = ranged
         self.reads = 0
+        self.range_bytes = 0
+
+    @property
+    def ranged_reads(self):
+        return self.ranged and self.store.ranged_reads
 
     def read_object(self, key):
         self.reads += 1
         return self.store.read_object(key)
 
+    def read_range(self, key, start=0, end=None):
+        part = self.store.read_range(key, start, end)
+        self.range_bytes += len(part)
+        return part
+
+    def read_ranges(self, key, ranges):
+        parts = self.store.read_ranges(key, ranges)
+        self.range_bytes += sum(len(p) for p in parts)
+        return parts
+
     def __getattr__(self, name):
         return getattr(self.store, name)
 
 
-def test_whole_reads_once_per_unchanged_object(url):
+def test_the_store_reads_ranges(store):
+    assert store.ranged_reads is True
+
+
+def test_parquet_columns_are_read_as_ranges_not_whole_values(url):
     store = CountingStore(objstore.ObjectStore(url))
+    fs = ObjstoreFileSystem(store=store, skip_instance_cache=True)
+    # 16 incompressible columns of 1.6 MB, well beyond the files' read-ahead block (5 MiB).
+    rng = np.random.default_rng(7)
+    wide = pd.DataFrame({f"c{i}": rng.integers(0, 2**62, 200_000) for i in range(16)})
+    wide["c3"] = np.arange(200_000, dtype=np.int64) * 3
+    wide.to_parquet("w.parquet", filesystem=fs)
+    size = fs.size("w.parquet")
+    table = pq.read_table("w.parquet", columns=["c3"], filesystem=fs)
+    assert table.column("c3").to_pylist()[:3] == [0, 3, 6]
+    assert store.reads == 0  # no whole-value read
+    assert 0 < store.range_bytes < size // 2, (store.range_bytes, size)
+    with fs.open("w.parquet", "rb") as f:
+        assert f.cache.name == "readahead"
+        f.seek(-4, 2)
+        assert f.read() == b"PAR1"
+    assert store.reads == 0
+
+
+def test_whole_reads_once_per_unchanged_object_without_ranged_reads(url):
+    store = CountingStore(objstore.ObjectStore(url), ranged=False)
     fs = ObjstoreFileSystem(store=store, skip_instance_cache=True)
     df = frame()
     df.to_parquet("p.parquet", filesystem=fs)

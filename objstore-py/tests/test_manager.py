@@ -153,7 +153,11 @@ def test_the_six_usage_patterns(store, settings_file):
                 "growth_rate_gb_per_day", "days_until_full", "by_category"):
         assert key in stats, key
     assert stats["max_storage_gb"] == 5 and stats["max_files"] == 50000
-    assert stats["files"] == 5  # the managed objects (the plain ones are not the manager's)
+    # The tier's limits are the whole store's: the 5 managed objects and the 2 plain saves
+    # (sentiment_model_v2, optimized_params_v3), which are their own "unmanaged" row.
+    assert stats["files"] == 7
+    assert stats["unmanaged"]["files"] == 2
+    assert sum(s["files"] for s in stats["by_category"].values()) == 5
     for category, cat_stats in stats["by_category"].items():
         print(f"{category}: {cat_stats['size_mb']:.1f}MB ({cat_stats['files']} files)")
     used = {c for c, s in stats["by_category"].items() if s["files"] >= 1}

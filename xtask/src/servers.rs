@@ -182,13 +182,18 @@ pub fn seaweedfs(tools: &Tools, run: &Path) -> Result<Server, String> {
     Ok(server)
 }
 
-/// Starts moto's S3 server, with bucket `test`.
+/// moto's server with its writes applied one at a time, so that its conditional writes are
+/// atomic as on S3 (see the script).
+const MOTO_SERIAL: &str = include_str!("moto_serial.py");
+
+/// Starts moto's S3 server, with bucket `test`. It runs through `moto_serial.py`: moto checks a
+/// write's `If-Match` and then writes, on many threads, so two compare-and-swaps could both win.
 pub fn moto(tools: &Tools, run: &Path) -> Result<Server, String> {
     let data = run.join(format!("moto-{}", std::process::id()));
     std::fs::create_dir_all(&data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
     let port = free_port()?;
-    let mut command = Command::new(&tools.moto);
-    command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    let mut command = Command::new(&tools.python);
+    command.args(["-c", MOTO_SERIAL, "-H", "127.0.0.1", "-p", &port.to_string()]);
     let log = data.join("log.txt");
     let child = spawn(command, &log)?;
     let server = Server { name: "moto", endpoint: format!("http://127.0.0.1:{port}"), child, data };
