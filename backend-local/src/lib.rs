@@ -63,6 +63,7 @@ mod ledger;
 mod locks;
 mod modes;
 mod read;
+mod revalidate;
 mod root;
 mod version;
 mod walk;
@@ -377,6 +378,10 @@ impl Backend for LocalBackend {
     fn get_ready(&self, _key: &Key) -> Option<Bytes> {
         // Every read of a file is I/O.
         None
+    }
+
+    fn version_now(&self, key: &Key) -> Option<Result<Version>> {
+        Some(self.inner.version_now(key))
     }
 
     async fn head(&self, key: &Key) -> Result<ObjectMeta> {

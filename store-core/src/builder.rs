@@ -247,6 +247,9 @@ mod tests {
             self.log("get_ready");
             self.inner.get_ready(key)
         }
+        fn version_now(&self, key: &Key) -> Option<Result<Version>> {
+            self.inner.version_now(key)
+        }
         async fn head(&self, key: &Key) -> Result<ObjectMeta> {
             self.inner.head(key).await
         }

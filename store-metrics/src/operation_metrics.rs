@@ -419,6 +419,11 @@ impl Backend for MetricsLayer {
         ready
     }
 
+    fn version_now(&self, key: &Key) -> Option<Result<Version>> {
+        // A cache's revalidation probe, not an operation of the store's user: not counted.
+        self.inner.version_now(key)
+    }
+
     async fn head(&self, key: &Key) -> Result<ObjectMeta> {
         let start = Instant::now();
         let result = self.inner.head(key).await;

@@ -20,6 +20,7 @@
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
+mod cache_scale;
 #[cfg(feature = "object-store-compat")]
 mod compat;
 mod large;
@@ -82,7 +83,8 @@ fn main() {
     let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("objstore-bench");
     let _ = std::fs::remove_dir_all(&base);
     std::fs::create_dir_all(&base).unwrap();
-    let rows = local::run(&config, &base);
+    let mut rows = local::run(&config, &base);
+    rows.extend(cache_scale::run(&config, &base));
     if !rows.is_empty() {
         print_table("local disk and cache", &config, &rows);
     }

@@ -2,7 +2,9 @@
 //!
 //! A backend stores bytes under [`Key`]s and gives every stored value a [`Version`] that changes
 //! whenever the value does. Layers (cache, limits, access) wrap a backend and are backends
-//! themselves; the trait has no default methods, so a layer must forward every call explicitly.
+//! themselves; a layer must forward every call explicitly. The one default method,
+//! [`Backend::version_now`], is a shortcut whose absence costs only speed (a cache then
+//! revalidates with a conditional get); layers forward it too.
 //! The values that cross the contract live in [`crate::object`] and are re-exported here.
 
 use std::any::Any;
@@ -45,7 +47,7 @@ impl Debug for StoreLock {
 ///
 /// Keys are valid and normal by construction ([`Key`]). Listings are sorted by key (byte
 /// order) and never include the store's own files. Every method is forwarded explicitly by
-/// layers; there are no default methods.
+/// layers, [`Backend::version_now`] (the only one with a default) included.
 #[async_trait]
 pub trait Backend: Debug + Send + Sync + 'static {
     /// A name for messages and metrics, usually the URL it was opened with.
@@ -89,6 +91,17 @@ pub trait Backend: Debug + Send + Sync + 'static {
     /// The value of `key` right now, without I/O or waiting, when that is possible (a fresh cache
     /// hit, an in-memory map). `None` means "ask [`Backend::get`]", never "absent".
     fn get_ready(&self, key: &Key) -> Option<Bytes>;
+
+    /// The current version of `key`'s object, found at once on the calling thread when the
+    /// backend can do that cheaply (one `stat` on local disk, a map lookup in memory): how a
+    /// cache revalidates a hit. `Some(Err(NotFound))` when there is no object; `None` means
+    /// "cannot tell without a request: ask [`Backend::get`] with `if_none_match`" (the default,
+    /// right for remote backends). A backend that answers must resolve the key exactly as its
+    /// reads do (the same confinement) and give the version its reads give.
+    fn version_now(&self, key: &Key) -> Option<Result<Version>> {
+        let _ = key;
+        None
+    }
 
     /// The metadata of an object, or `NotFound`.
     async fn head(&self, key: &Key) -> Result<ObjectMeta>;

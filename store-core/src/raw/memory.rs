@@ -258,6 +258,10 @@ impl Backend for MemoryBackend {
         self.read().get(key).map(|e| e.bytes.clone())
     }
 
+    fn version_now(&self, key: &Key) -> Option<Result<Version>> {
+        Some(self.read().get(key).map(|e| Version::new(e.version.to_string())).ok_or_else(|| Error::not_found(key)))
+    }
+
     async fn head(&self, key: &Key) -> Result<ObjectMeta> {
         let map = self.read();
         map.get_key_value(key).map(|(k, e)| e.meta(k)).ok_or_else(|| Error::not_found(key))

@@ -92,6 +92,11 @@ impl Backend for AccessLayer {
         if self.access.read { self.inner.get_ready(key) } else { None }
     }
 
+    fn version_now(&self, key: &Key) -> Option<Result<Version>> {
+        // Without read permission, let get() answer with the refusal.
+        if self.access.read { self.inner.version_now(key) } else { None }
+    }
+
     async fn head(&self, key: &Key) -> Result<ObjectMeta> {
         self.allow(Operation::Read)?;
         self.inner.head(key).await

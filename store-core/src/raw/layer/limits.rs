@@ -772,6 +772,10 @@ impl Backend for LimitsLayer {
         self.state.inner.get_ready(key)
     }
 
+    fn version_now(&self, key: &Key) -> Option<Result<Version>> {
+        self.state.inner.version_now(key)
+    }
+
     async fn head(&self, key: &Key) -> Result<ObjectMeta> {
         self.state.inner.head(key).await
     }
