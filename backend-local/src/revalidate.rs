@@ -5,9 +5,12 @@
 //! `RESOLVE_BENEATH`, or one component at a time where that is missing; see `root.rs`), so no
 //! key and no symlink leads the stat outside the root. It is opened with `O_PATH` (no read
 //! access needed, nothing read, a FIFO never blocks), stated, and closed. Anything but a regular
-//! file is `NotFound`, as for a read; the version is the one reads give (`version.rs`).
+//! file is `NotFound`, as for a read; the version is the one reads give (`version.rs`). A key at
+//! the top of the store (no `/`) is stated with one `fstatat` in the root's folder without
+//! following symlinks, which is confined by itself and costs no open file; a symlink there takes
+//! the confined open above.
 
-use rustix::fs::{self, FileType, OFlags};
+use rustix::fs::{self, AtFlags, FileType, OFlags};
 use rustix::io::Errno;
 use store_core::{Error, Key, Result, Version};
 
@@ -18,6 +21,17 @@ use crate::version::version_of;
 impl Inner {
     /// The version of `key`'s file now, or `NotFound`.
     pub(crate) fn version_now(&self, key: &Key) -> Result<Version> {
+        if !key.as_str().contains('/') {
+            // A key at the top: one `fstatat` in the root's folder, not following a symlink, is
+            // confined by construction and allocates no open file.
+            match fs::statat(&self.root.fd, key.as_str(), AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => return Ok(version_of(&st)),
+                // A symlink (which a read may follow beneath the root) takes the confined open.
+                Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Symlink => {}
+                Ok(_) | Err(Errno::NOENT | Errno::NOTDIR) => return Err(Error::not_found(key)),
+                Err(e) => return Err(self.root.path_error(key, key.as_str(), e)),
+            }
+        }
         let fd = match self.root.open_beneath(key.as_str(), OFlags::PATH) {
             Ok(fd) => fd,
             Err(Errno::NOENT | Errno::NOTDIR) => return Err(Error::not_found(key)),
@@ -55,6 +69,29 @@ mod tests {
         for absent in ["a", "a/c", "a/b/c"] {
             let answer = backend.version_now(&key(absent)).unwrap();
             assert!(matches!(answer, Err(store_core::Error::NotFound { .. })), "{absent}: {answer:?}");
+        }
+    }
+
+    /// A symlink at the top that stays beneath the root answers its target's version, as a
+    /// read follows it; a FIFO or folder at the top is `NotFound`.
+    #[tokio::test]
+    async fn follows_a_symlink_at_the_top_only_beneath_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::open(dir.path(), Durability::Buffered).await.unwrap();
+        let meta = backend.put(&key("a/b"), Bytes::from_static(b"v"), &PutMode::Overwrite).await.unwrap();
+        std::os::unix::fs::symlink("a/b", dir.path().join("inside")).unwrap();
+        assert_eq!(backend.version_now(&key("inside")).unwrap().unwrap(), meta.version);
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            dir.path().join("fifo"),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        for not_a_file in ["fifo", "a"] {
+            let answer = backend.version_now(&key(not_a_file)).unwrap();
+            assert!(matches!(answer, Err(store_core::Error::NotFound { .. })), "{not_a_file}: {answer:?}");
         }
     }
 
