@@ -27,8 +27,11 @@
 //!   so a cache checks freshness with one `stat`.
 //! - **Reads without hand-offs.** On an async runtime, stats and reads of up to 64 KiB run on the
 //!   calling task (a page-cache read costs microseconds, a hand-off to the blocking pool about
-//!   25 µs here); larger reads, saves (which `fsync`) and walks run on the blocking pool. Called
-//!   through the blocking facade, everything runs on the caller's thread.
+//!   25 µs here, more on a busy machine). Larger whole-value reads also run on the calling task
+//!   as long as the page cache holds the file: copies of 1 MiB at a time with a yield between
+//!   them, never waiting for the disk (`RWF_NOWAIT`). What is not cached, ranges and streams
+//!   over 64 KiB, saves (which `fsync`) and walks run on the blocking pool. Called through the
+//!   blocking facade, everything runs on the caller's thread.
 //!
 //! URLs: `file:///absolute/folder`, `file://relative/folder` (relative to the working folder),
 //! with the options `durability=durable|buffered`, `mode=umask|private` (see [`FileModes`]) and
@@ -92,6 +95,7 @@ use crate::internal::{NotWritable, SharedLedger, Writer};
 use crate::locks::Flock;
 pub use crate::modes::FileModes;
 use crate::modes::Modes;
+use crate::read::INLINE_READ_LIMIT;
 use crate::root::Root;
 use crate::version::{modified_of, version_of};
 use crate::walk::Walker;
@@ -125,10 +129,6 @@ pub(crate) struct Inner {
     /// Why this process may only read the store, when it may.
     pub(crate) read_only: Option<String>,
 }
-
-/// Reads up to this size run inline on an async runtime's thread; larger ones go to the
-/// blocking pool.
-const INLINE_READ_LIMIT: usize = 64 * 1024;
 
 #[allow(unsafe_code)]
 #[linkme::distributed_slice(BACKENDS)]
@@ -332,15 +332,7 @@ impl Backend for LocalBackend {
         if may_block_here() {
             return self.inner.get(key, opts.if_none_match.as_ref());
         }
-        // On a runtime: open, stat and read small files right here (microseconds from the page
-        // cache, less than a hand-off to the blocking pool); hand larger reads over.
-        match self.inner.start_get(key, opts.if_none_match.as_ref(), INLINE_READ_LIMIT)? {
-            read::GetStep::Done(result) => Ok(result),
-            read::GetStep::Read(open) => {
-                let key = KeyBuf::from(key);
-                offload(move || open.read(&key)).await
-            }
-        }
+        self.inner.get_async(key, opts.if_none_match.as_ref()).await
     }
 
     async fn get_range(&self, key: &Key, range: &ByteRange, if_match: Option<&Version>) -> Result<RangeRead> {

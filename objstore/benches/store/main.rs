@@ -27,6 +27,7 @@ mod large;
 mod local;
 mod manager;
 mod manager_scale;
+mod reads_scale;
 mod s3;
 #[cfg(feature = "object-store-compat")]
 mod trait_floor;
@@ -96,6 +97,7 @@ fn main() {
         let rows = manager_scale::run(&config, &base.join("manager"));
         print_table("manager cold start at scale (SeaweedFS, local disk)", &config, &rows);
     }
+    reads_scale::main(&config, &base.join("reads-scale"));
     let _ = std::fs::remove_dir_all(&base);
     #[cfg(feature = "object-store-compat")]
     compat::main(&config);
