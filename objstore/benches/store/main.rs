@@ -22,6 +22,7 @@
 
 #[cfg(feature = "object-store-compat")]
 mod compat;
+mod group_commit;
 mod large;
 mod local;
 mod manager;
@@ -85,6 +86,10 @@ fn main() {
     let rows = local::run(&config, &base);
     if !rows.is_empty() {
         print_table("local disk and cache", &config, &rows);
+    }
+    let rows = group_commit::run(&config, &base);
+    if !rows.is_empty() {
+        print_table("group commit: durable saves in flight into one folder (local disk)", &config, &rows);
     }
     let rows = manager::run(&config, &base.join("manager"));
     if !rows.is_empty() {
