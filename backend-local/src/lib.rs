@@ -60,7 +60,9 @@
 //! `leases`) and the lock files (`locks`, `store.lock`); names starting with `.objstore`, in any
 //! case, are reserved and never objects.
 
+mod durable_dirs;
 mod error;
+mod group_commit;
 mod internal;
 mod ledger;
 mod locks;
@@ -72,6 +74,7 @@ mod version;
 mod walk;
 mod watch;
 mod write;
+mod writeout;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -106,8 +109,9 @@ pub enum Durability {
     /// `fsync` the file and its folder before a save returns (the default).
     #[default]
     Durable,
-    /// Leave flushing to the operating system: faster, but a crash may lose recent saves (it
-    /// never tears one).
+    /// Leave flushing to the operating system: faster, but a power loss may lose recent saves
+    /// (the old value is then there). It never tears one: the value is written out before its
+    /// rename (see `writeout.rs` for how, per file system).
     Buffered,
 }
 

@@ -1,26 +1,84 @@
-//! Versions of files: a fingerprint of the inode that changes whenever the value does.
+//! Versions of files: a fingerprint of the inode that changes with every save.
 //!
-//! A version is `inode-size-mtime`. Every save writes a new inode (temp file + rename) and stamps
-//! it with a modification time that is unique in this process and has nanosecond precision, so
-//! two saves never share a version even within one tick of the kernel's coarse clock. Files that
-//! other programs change in place get the kernel's timestamp; two in-place changes of the same size
-//! within one clock tick (about 4 ms) are the only changes a revalidation can miss.
+//! A version is `inode-size-mtime` (`{ino:x}-{size:x}-{secs:x}.{nanos:09}`), read from a stat
+//! alone: [`version_of`] takes a `stat` or a `statx` made with [`VERSION_MASK`], so a cache
+//! revalidates with one call and both give the same string.
+//!
+//! Why it changes with every save:
+//! - Every save writes a new inode (temp file + rename). While the key's file lives, no other
+//!   file has its inode number; only an inode freed by an earlier save can come back.
+//! - Each save stamps its file with a modification time ([`stamp`]). Where the file system keeps
+//!   nanoseconds, the stamp is a time unique in this process (and, from the clock, later than any
+//!   earlier save's in any process): no two saves of a key share one.
+//! - Where it keeps whole seconds (ext4 with 128-byte inodes, ext2/3, FAT; seen when the stamp
+//!   reads back truncated), inodes are reused at once and a second holds many saves, so the stamp
+//!   is chosen strictly later than the stored time of the key's file in place (looked at before
+//!   the flush, and again under the key's lock, when a racing save may have landed): the times of
+//!   a key's successive files increase strictly, and a freed inode that comes back never brings
+//!   back a version. The price: a key saved more than once a second gets modification times
+//!   ahead of the clock, by one second per save beyond one a second; they fall back to the clock
+//!   as the saves slow down.
+//!
+//! Other programs: a file renamed into place has a new inode, so its version is new. A change in
+//! place, or a delete and re-create, of the same size within one tick of the file system's clock
+//! (4 ms with sub-second times; a second where whole seconds are kept) is the only change a
+//! revalidation can miss.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rustix::fs::{Stat, Timespec, Timestamps};
+use rustix::fs::{Stat, Statx, StatxFlags};
+use rustix::io::Errno;
 use store_core::Version;
 
-/// The version of a file described by `st`.
-pub(crate) fn version_of(st: &Stat) -> Version {
-    Version::new(format!("{:x}-{:x}-{:x}.{:09}", st.st_ino, st.st_size, st.st_mtime, st.st_mtime_nsec))
+/// A modification time as a file system stores it: seconds and nanoseconds since the epoch.
+pub(crate) type Mtime = (i64, u32);
+
+/// What a `statx` must ask for to make a version of its answer.
+#[allow(dead_code)] // For revalidation by statx (read.rs).
+pub(crate) const VERSION_MASK: StatxFlags = StatxFlags::INO.union(StatxFlags::SIZE).union(StatxFlags::MTIME);
+
+/// The fields of a stat that a version is made of.
+pub(crate) trait VersionFields {
+    fn ino(&self) -> u64;
+    fn size(&self) -> u64;
+    fn mtime(&self) -> Mtime;
+}
+
+impl VersionFields for Stat {
+    fn ino(&self) -> u64 {
+        self.st_ino
+    }
+    fn size(&self) -> u64 {
+        self.st_size as u64
+    }
+    fn mtime(&self) -> Mtime {
+        (self.st_mtime, self.st_mtime_nsec as u32)
+    }
+}
+
+impl VersionFields for Statx {
+    fn ino(&self) -> u64 {
+        self.stx_ino
+    }
+    fn size(&self) -> u64 {
+        self.stx_size
+    }
+    fn mtime(&self) -> Mtime {
+        (self.stx_mtime.tv_sec, self.stx_mtime.tv_nsec)
+    }
+}
+
+/// The version of a file described by `st` (a `stat`, or a `statx` made with [`VERSION_MASK`]).
+pub(crate) fn version_of(st: &impl VersionFields) -> Version {
+    let (secs, nanos) = st.mtime();
+    Version::new(format!("{:x}-{:x}-{:x}.{:09}", st.ino(), st.size(), secs, nanos))
 }
 
 /// The modification time of a file described by `st`.
-pub(crate) fn modified_of(st: &Stat) -> Option<SystemTime> {
-    let secs = u64::try_from(st.st_mtime).ok()?;
-    UNIX_EPOCH.checked_add(Duration::new(secs, u32::try_from(st.st_mtime_nsec).ok()?))
+pub(crate) fn modified_of(st: &impl VersionFields) -> Option<SystemTime> {
+    let (secs, nanos) = st.mtime();
+    UNIX_EPOCH.checked_add(Duration::new(u64::try_from(secs).ok()?, nanos))
 }
 
 /// Now, in nanoseconds since the epoch, strictly increasing across calls in this process.
@@ -37,11 +95,58 @@ fn unique_now_nanos() -> u64 {
     }
 }
 
-/// Timestamps that give a newly written file a unique modification time.
-pub(crate) fn unique_timestamps() -> Timestamps {
+/// A time unique in this process, as an [`Mtime`].
+fn unique_now() -> Mtime {
     let nanos = unique_now_nanos();
-    let t = Timespec { tv_sec: (nanos / 1_000_000_000) as i64, tv_nsec: (nanos % 1_000_000_000) as i64 };
-    Timestamps { last_access: t, last_modification: t }
+    ((nanos / 1_000_000_000) as i64, (nanos % 1_000_000_000) as u32)
+}
+
+/// How a new file was stamped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    /// The modification time the file system stored.
+    pub(crate) stored: Mtime,
+    /// The file system dropped part of the time asked for (it keeps whole seconds, or coarser):
+    /// the stamp had to be put after the key's current file's, and must stay so until the rename.
+    pub(crate) coarse: bool,
+}
+
+/// Stamps a new file of a key. `set` sets the file's modification time and returns the one the
+/// file system stored; `current` returns the stored time of the key's file in place, if any (it
+/// is asked only where the file system keeps less than nanoseconds). See the module
+/// documentation.
+pub(crate) fn stamp(
+    mut set: impl FnMut(Mtime) -> Result<Mtime, Errno>,
+    current: impl FnOnce() -> Result<Option<Mtime>, Errno>,
+) -> Result<Stamp, Errno> {
+    let wanted = unique_now();
+    let stored = set(wanted)?;
+    if stored == wanted {
+        return Ok(Stamp { stored, coarse: false });
+    }
+    let stored = match current()? {
+        Some(floor) => stamp_after(set, floor, stored)?,
+        None => stored,
+    };
+    Ok(Stamp { stored, coarse: true })
+}
+
+/// Restamps a file whose stored time is `stored` so that it is strictly later than `floor`, in
+/// whole seconds (a file system that keeps 2 s, as FAT, takes two tries). Returns the stored time.
+pub(crate) fn stamp_after(
+    mut set: impl FnMut(Mtime) -> Result<Mtime, Errno>,
+    floor: Mtime,
+    mut stored: Mtime,
+) -> Result<Mtime, Errno> {
+    let mut next = floor.0.saturating_add(1);
+    while stored <= floor && next <= floor.0.saturating_add(4) {
+        stored = set((next, 0))?;
+        next += 1;
+    }
+    if stored <= floor {
+        tracing::warn!(?floor, ?stored, "cannot stamp a file later than the one it replaces: its version may repeat");
+    }
+    Ok(stored)
 }
 
 #[cfg(test)]
@@ -49,11 +154,61 @@ mod tests {
     use super::*;
 
     #[test]
-    fn timestamps_are_unique() {
+    fn stamps_are_unique() {
         let mut seen = std::collections::HashSet::new();
         for _ in 0..10_000 {
-            let t = unique_timestamps().last_modification;
-            assert!(seen.insert((t.tv_sec, t.tv_nsec)));
+            assert!(seen.insert(unique_now()));
         }
+    }
+
+    /// A file system that keeps `granularity` seconds: what `set` stores.
+    fn truncating(granularity: i64) -> impl FnMut(Mtime) -> Result<Mtime, Errno> {
+        move |(secs, _)| Ok((secs - secs.rem_euclid(granularity), 0))
+    }
+
+    #[test]
+    fn sub_second_file_systems_keep_the_unique_stamp_and_never_look_at_the_current_file() {
+        let stamp = stamp(Ok, || panic!("the current file was looked at")).unwrap();
+        assert!(!stamp.coarse);
+    }
+
+    #[test]
+    fn whole_second_stamps_increase_strictly_per_key() {
+        for granularity in [1, 2] {
+            // Many saves of one key within the same second: each stored time is later than the
+            // one before, however far ahead of the clock that goes.
+            let mut current: Option<Mtime> = None;
+            for _ in 0..20 {
+                let stamp = stamp(truncating(granularity), || Ok(current)).unwrap();
+                assert!(stamp.coarse);
+                if let Some(before) = current {
+                    assert!(stamp.stored > before, "granularity {granularity}: {stamp:?} after {before:?}");
+                }
+                current = Some(stamp.stored);
+            }
+        }
+    }
+
+    #[test]
+    fn a_current_file_in_the_past_costs_nothing_extra() {
+        let mut sets = 0;
+        let set = |t: Mtime| {
+            sets += 1;
+            truncating(1)(t)
+        };
+        let stamp = stamp(set, || Ok(Some((1, 0)))).unwrap();
+        assert!(stamp.stored.0 > 1_000_000_000);
+        assert_eq!(sets, 1);
+    }
+
+    #[test]
+    fn versions_from_stat_and_statx_agree() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"hello").unwrap();
+        let st = rustix::fs::stat(&path).unwrap();
+        let stx = rustix::fs::statx(rustix::fs::CWD, &path, rustix::fs::AtFlags::empty(), VERSION_MASK).unwrap();
+        assert_eq!(version_of(&st), version_of(&stx));
+        assert_eq!(modified_of(&st), modified_of(&stx));
     }
 }

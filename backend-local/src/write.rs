@@ -1,10 +1,13 @@
 //! Saving and deleting: durable, atomic, exact under concurrency.
 //!
-//! A save writes a uniquely named temp file in the key's folder, stamps it with a unique
-//! modification time (its version), flushes it (`fsync`), then, holding the key's lock, checks
-//! the put mode against the current file and renames the temp file over it, and counts the change
-//! in the usage ledger. Once the lock is released it flushes the folder, so the new name is on
-//! disk before the save returns. A reader sees the old file or the new one, never a part.
+//! A save writes a uniquely named temp file in the key's folder, stamps it with a modification
+//! time that gives it a version of its own (see version.rs), flushes it (`fsync`; a buffered save
+//! writes it out instead, see writeout.rs), then, holding the key's lock, checks the put mode
+//! against the current file and renames the temp file over it, and counts the change in the
+//! usage ledger. Once the lock is released a durable save flushes the folder (one `fsync` shared
+//! by the saves renaming into it at the same time, see group_commit.rs) and, the first time, the
+//! folders above it up to the root's parent (see durable_dirs.rs), so the new name is on disk
+//! before the save returns. A reader sees the old file or the new one, never a part.
 //!
 //! A save is two steps, [`Inner::begin_save`] (folder and temp file) and [`Inner::commit_save`]
 //! (stamp, flush, rename, count), with the value written in between: all at once for a put, or
@@ -18,7 +21,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
-use rustix::fs::{self, AtFlags, FileType, FlockOperation, Mode, OFlags, RenameFlags};
+use rustix::fs::{self, AtFlags, FileType, FlockOperation, Mode, OFlags, RenameFlags, Timespec, Timestamps};
 use rustix::io::Errno;
 use store_core::key::RESERVED_PREFIX;
 use store_core::{Error, Key, KeyBuf, ObjectMeta, PutMode, Result, Version};
@@ -26,8 +29,9 @@ use store_core::{Error, Key, KeyBuf, ObjectMeta, PutMode, Result, Version};
 use crate::error::os_error;
 use crate::locks::retry_intr;
 use crate::root::Root;
-use crate::version::{modified_of, unique_timestamps, version_of};
-use crate::{Inner, stat_object};
+use crate::version::{self, Mtime, VersionFields, modified_of, version_of};
+use crate::writeout::write_out;
+use crate::{Inner, durable_dirs, group_commit, stat_object};
 
 /// How many times a save starts over when its folder is removed under it.
 const ATTEMPTS: usize = 8;
@@ -225,36 +229,73 @@ impl Inner {
         let ctx = |what: &str| format!("cannot save '{key}': {what}");
         let mut pending = pending;
         let temp = &mut pending.temp;
-        fs::futimens(&temp.fd, &unique_timestamps()).map_err(|e| os_error(ctx("cannot stamp"), e))?;
+        // Stamped before the flush, so that its version is on disk with it (see version.rs).
+        let mut st = None;
+        let stamp =
+            version::stamp(|t| stamp_file(&temp.fd, t, &mut st), || current_mtime(temp.dir.as_fd(), key.file_name()))
+                .map_err(|e| os_error(ctx("cannot stamp"), e))?;
+        // The value reaches the disk before its name does.
         if durable {
             fs::fsync(&temp.fd).map_err(|e| os_error(ctx("cannot flush to disk"), e))?;
+        } else {
+            write_out(&temp.fd).map_err(|e| os_error(ctx("cannot write out"), e))?;
         }
-        let st = fs::fstat(&temp.fd).map_err(|e| os_error(ctx("cannot stat"), e))?;
         let temp_name = match temp.name() {
             Ok(name) => name.to_string(),
             Err(Errno::NOENT) => return Err(CommitError::FolderGone(pending)),
             Err(e) => return Err(os_error(ctx("cannot name the temp file"), e).into()),
         };
-        let meta = ObjectMeta {
-            key: key.clone(),
-            size: pending.written,
-            version: version_of(&st),
-            modified: modified_of(&st),
-        };
         let mut temp = pending.temp;
-        {
+        let meta = {
             let _key = self.lock_key(&key)?;
+            if stamp.coarse {
+                // Whole-second times: stay after the file in place, which a racing save may have
+                // put there since the stamp.
+                if let Some(floor) =
+                    current_mtime(temp.dir.as_fd(), key.file_name()).map_err(|e| os_error(ctx("cannot stat"), e))?
+                {
+                    if floor >= stamp.stored {
+                        version::stamp_after(|t| stamp_file(&temp.fd, t, &mut st), floor, stamp.stored)
+                            .map_err(|e| os_error(ctx("cannot stamp"), e))?;
+                        if durable {
+                            fs::fsync(&temp.fd).map_err(|e| os_error(ctx("cannot flush to disk"), e))?;
+                        }
+                    }
+                }
+            }
+            let st = st.ok_or_else(|| os_error(ctx("cannot stat"), Errno::IO))?;
+            let meta = ObjectMeta {
+                key: key.clone(),
+                size: pending.written,
+                version: version_of(&st),
+                modified: modified_of(&st),
+            };
             // Renamed and counted in one step of the usage ledger (see ledger.rs).
             self.count_change(|| {
                 let previous = self.replace(&key, temp.dir.as_fd(), key.file_name(), &temp_name, mode)?;
                 Ok((previous, Some(meta.size)))
             })?;
             temp.placed = true;
-        }
+            meta
+        };
         if durable {
-            fs::fsync(&temp.dir).map_err(|e| os_error(ctx("cannot flush its folder to disk"), e))?;
+            self.flush_folders(&key, temp.dir.as_fd())?;
         }
         Ok(meta)
+    }
+
+    /// After a durable save's rename: flushes the key's folder (shared with the saves renaming
+    /// into it at the same time, see group_commit.rs) and, the first time, the folders above it
+    /// (see durable_dirs.rs).
+    fn flush_folders(&self, key: &Key, dir: BorrowedFd<'_>) -> Result<()> {
+        let ctx = |what: &str| format!("cannot save '{key}': {what}");
+        let id = durable_dirs::identity(dir).map_err(|e| os_error(ctx("cannot stat its folder"), e))?;
+        group_commit::flush_folder(id, || fs::fsync(dir))
+            .map_err(|e| os_error(ctx("cannot flush its folder to disk"), e))?;
+        durable_dirs::ensure(&self.root, key.parent(), id).map_err(|(folder, e)| {
+            let folder = if folder == ".." { "the store folder's parent".to_string() } else { format!("'{folder}/'") };
+            os_error(ctx(&format!("cannot flush {folder} to disk")), e)
+        })
     }
 
     /// With the key locked: checks `mode` against what is there and renames `temp` over it.
@@ -339,6 +380,24 @@ impl Inner {
             fs::fsync(&parent.fd).map_err(|e| os_error(format!("cannot flush the folder of '{key}'"), e))?;
         }
         Ok(())
+    }
+}
+
+/// Sets the modification (and access) time of `fd` to `t`; returns the time the file system
+/// stored, and keeps the file's stat in `st`.
+fn stamp_file(fd: &OwnedFd, t: Mtime, st: &mut Option<fs::Stat>) -> std::result::Result<Mtime, Errno> {
+    let t = Timespec { tv_sec: t.0, tv_nsec: t.1.into() };
+    fs::futimens(fd, &Timestamps { last_access: t, last_modification: t })?;
+    let stat = fs::fstat(fd)?;
+    *st = Some(stat);
+    Ok(stat.mtime())
+}
+
+/// The stored modification time of the regular file `name` in `dir`, if there is one.
+fn current_mtime(dir: BorrowedFd<'_>, name: &str) -> std::result::Result<Option<Mtime>, Errno> {
+    match Root::kind_at(dir, name)? {
+        Some(st) if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile => Ok(Some(st.mtime())),
+        _ => Ok(None),
     }
 }
 

@@ -23,6 +23,7 @@
 mod cache_scale;
 #[cfg(feature = "object-store-compat")]
 mod compat;
+mod group_commit;
 mod large;
 mod local;
 mod manager;
@@ -88,6 +89,10 @@ fn main() {
     rows.extend(cache_scale::run(&config, &base));
     if !rows.is_empty() {
         print_table("local disk and cache", &config, &rows);
+    }
+    let rows = group_commit::run(&config, &base);
+    if !rows.is_empty() {
+        print_table("group commit: durable saves in flight into one folder (local disk)", &config, &rows);
     }
     let rows = manager::run(&config, &base.join("manager"));
     if !rows.is_empty() {
