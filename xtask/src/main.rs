@@ -187,6 +187,26 @@ fn test(extra: &[String]) -> Result<(), String> {
     let mut args = vec!["test", "--workspace", "--all-features", "--locked"];
     args.extend(extra.iter().map(String::as_str));
     let result = cargo(&args, &env);
+    // The tests that need root and tools from outside: versions on an ext4 made with `-I 128`
+    // (whole-second stamps, a loop device) and the order of a durable save's flushes (strace).
+    let result = result.and_then(|()| {
+        prometheus::ensure_strace()?;
+        cargo(
+            &[
+                "test",
+                "--locked",
+                "-p",
+                "backend-local",
+                "--test",
+                "versions",
+                "--test",
+                "durable_order",
+                "--",
+                "--ignored",
+            ],
+            &env,
+        )
+    });
     // The Python package's pytest suite (local disk, SeaweedFS, moto), built as users build it.
     let result = result.and_then(|()| python::test(&servers.env));
     let reliability = soak::report(&soak::summary_file(), false);

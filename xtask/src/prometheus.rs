@@ -48,7 +48,7 @@ fn ensure(name: &str) -> Result<PathBuf, String> {
     if let Some(path) = locate(name) {
         return Ok(path);
     }
-    install(name)?;
+    install(name, PACKAGE)?;
     locate(name)
         .ok_or_else(|| format!("`{name}` is still not found after installing Debian's `{PACKAGE}` package; {HINT}"))
 }
@@ -74,14 +74,25 @@ fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
 }
 
-/// Installs [`PACKAGE`] with `apt-get`, updating the package lists only if a first install fails.
-/// `missing` names the binary that was looked for, for the messages.
-fn install(missing: &str) -> Result<(), String> {
+/// Returns the path of `strace` (which the durable-order test runs saves under), installing
+/// Debian's `strace` package the same way when it is not on `PATH`.
+pub fn ensure_strace() -> Result<PathBuf, String> {
+    if let Some(path) = on_path("strace") {
+        return Ok(path);
+    }
+    install("strace", "strace")?;
+    on_path("strace")
+        .ok_or_else(|| "`strace` is still not found after installing Debian's `strace` package".to_string())
+}
+
+/// Installs Debian's `package` with `apt-get`, updating the package lists only if a first install
+/// fails. `missing` names the binary that was looked for, for the messages.
+fn install(missing: &str, package: &str) -> Result<(), String> {
     let Some(apt) = on_path("apt-get") else {
         return Err(format!("`{missing}` is not on PATH and apt-get is not available to install it; {HINT}"));
     };
-    let install_args = ["install", "-y", "--no-install-recommends", PACKAGE];
-    eprintln!("xtask: `{missing}` not found; installing Debian's `{PACKAGE}` package (apt-get install)");
+    let install_args = ["install", "-y", "--no-install-recommends", package];
+    eprintln!("xtask: `{missing}` not found; installing Debian's `{package}` package (apt-get install)");
     let first = apt_get(&apt, &install_args)?;
     if first.status.success() {
         return Ok(());
