@@ -88,10 +88,10 @@ use store_core::raw::backend::resolve_range;
 use store_core::raw::io::{may_block_here, offload};
 use store_core::raw::ledger::UsageLedger;
 use store_core::raw::registry::{BACKENDS, BackendFactory, BackendOptions, StoreUrl};
-use store_core::raw::{Backend, ByteStream, StoreLock};
+use store_core::raw::{Backend, ByteStream, StoreLock, ValueAllocator};
 use store_core::{
-    ByteRange, Capabilities, Error, GetOptions, GetResult, Key, KeyBuf, ObjectMeta, ObjectStream, Operation, PutMode,
-    RangeRead, Result, Usage, Version,
+    ByteRange, Capabilities, Error, GetOptions, GetResult, Key, KeyBuf, Object, ObjectMeta, ObjectStream, Operation,
+    PutMode, RangeRead, Result, Usage, Version,
 };
 
 use crate::internal::{NotWritable, SharedLedger, Writer};
@@ -337,6 +337,15 @@ impl Backend for LocalBackend {
             return self.inner.get(key, opts.if_none_match.as_ref());
         }
         self.inner.get_async(key, opts.if_none_match.as_ref()).await
+    }
+
+    async fn get_into(&self, key: &Key, alloc: &dyn ValueAllocator) -> Result<Object> {
+        // On a runtime's thread, read as `get` does (page-cache slices on the task, the rest on
+        // the blocking pool) into a buffer of our own: the caller copies.
+        if may_block_here() {
+            return self.inner.get_into(key, alloc);
+        }
+        store_core::raw::get_object(self, key).await
     }
 
     async fn get_range(&self, key: &Key, range: &ByteRange, if_match: Option<&Version>) -> Result<RangeRead> {

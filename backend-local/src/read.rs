@@ -17,6 +17,7 @@ use std::sync::Arc;
 use futures::stream::{self, StreamExt};
 use store_core::raw::ByteStream;
 use store_core::raw::io::offload;
+use store_core::raw::value_buffer::{ValueAllocator, ValueBuffer};
 
 use bytes::Bytes;
 use rustix::fs::{self, FileType, OFlags};
@@ -113,6 +114,20 @@ impl Inner {
         }
         let key = KeyBuf::from(key);
         offload(move || open.finish(&key, buf)).await
+    }
+
+    /// Reads `key` whole into a buffer from `alloc` (see [`store_core::raw::value_buffer`]), or
+    /// into one of its own when `alloc` declines. Blocks: for a thread that may.
+    pub(crate) fn get_into(&self, key: &Key, alloc: &dyn ValueAllocator) -> Result<Object> {
+        let open = self.open_current(key, None)?;
+        match usize::try_from(open.size()).ok().and_then(|len| alloc.allocate(len)) {
+            Some(buffer) => open.read_into(key, buffer),
+            None => {
+                let buf = open.buffer(key)?;
+                let bytes = read_to_end(&open.fd, buf).map_err(|e| os_error(format!("cannot read '{key}'"), e))?;
+                Ok(open.found(key, bytes))
+            }
+        }
     }
 
     /// The metadata of `key`'s object.
@@ -225,6 +240,43 @@ impl OpenObject {
     pub(crate) fn finish(self, key: &Key, buf: Vec<u8>) -> Result<GetResult> {
         let bytes = read_to_end(&self.fd, buf).map_err(|e| os_error(format!("cannot read '{key}'"), e))?;
         Ok(GetResult::Found(self.found(key, bytes)))
+    }
+
+    /// Reads the whole file into `buffer`, whose room is the file's size when opened. A file that
+    /// turned out shorter (changed in place meanwhile) is what was read, as a plain read to the
+    /// end answers; one that grew is read on into a buffer of our own.
+    fn read_into(self, key: &Key, mut buffer: Box<dyn ValueBuffer>) -> Result<Object> {
+        let read_error = |e| os_error(format!("cannot read '{key}'"), e);
+        let room = buffer.room();
+        let len = room.len();
+        let mut filled = 0;
+        while filled < len {
+            let n = retry_intr(|| {
+                rustix::io::pread(&self.fd, &mut room[filled..], filled as u64).map(|(done, _)| done.len())
+            })
+            .map_err(read_error)?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        // SAFETY: `pread` wrote the first `filled` bytes of the room, and `filled <= len`.
+        #[allow(unsafe_code)]
+        let bytes = unsafe { buffer.into_bytes(filled) };
+        if filled == len {
+            let mut probe = [0u8; 64];
+            let n = retry_intr(|| rustix::io::pread(&self.fd, &mut probe, len as u64)).map_err(read_error)?;
+            if n > 0 {
+                // Grown: go on in a buffer of our own, with what we have first.
+                let mut buf = Vec::new();
+                buf.try_reserve(len + n + 8192).map_err(|_| too_large(key, (len + n) as u64))?;
+                buf.extend_from_slice(&bytes);
+                buf.extend_from_slice(&probe[..n]);
+                let bytes = read_to_end(&self.fd, buf).map_err(read_error)?;
+                return Ok(self.found(key, bytes));
+            }
+        }
+        Ok(self.found(key, bytes))
     }
 
     /// Reads the next slice of the file (at most [`CACHED_SLICE`] bytes) into `buf`, which holds

@@ -166,6 +166,14 @@ impl ObjectStore {
             None => run_result(self.inner.read_bytes(key)),
         }
     }
+    /// See [`crate::ObjectStore::read_bytes_into`]. On local disk the value is read into
+    /// `alloc`'s memory on the calling thread.
+    pub fn read_bytes_into(&self, key: &str, alloc: &dyn crate::raw::ValueAllocator) -> Result<Bytes> {
+        match self.inner.read_bytes_ready(key)? {
+            Some(bytes) => Ok(bytes),
+            None => run_result(self.inner.read_bytes_into(key, alloc)),
+        }
+    }
     /// See [`crate::ObjectStore::read_object`].
     pub fn read_object(&self, key: &str) -> Result<Object> {
         run_result(self.inner.read_object(key))

@@ -20,6 +20,7 @@ use crate::raw::backend::{
 use crate::raw::detach::{cancel_on_drop, to_completion};
 use crate::raw::io::offload;
 use crate::raw::layer::{CacheLayer, CacheStats};
+use crate::raw::value_buffer::ValueAllocator;
 use crate::staging::{Fingerprint, Staging};
 
 /// How many values `entries()` reads ahead of the consumer.
@@ -252,6 +253,20 @@ impl ObjectStore {
             return Ok(bytes);
         }
         Ok(get_object(&*self.shared.stack, &key).await?.bytes)
+    }
+
+    /// Reads the bytes under `key` into memory that `alloc` gives, when the backend can read into
+    /// it (local disk on a thread that may block; see [`crate::raw::value_buffer`]): for a caller
+    /// that hands values on in buffers of its own kind and would otherwise copy each one (the
+    /// Python module's `bytes`). Whether the answer lives in `alloc`'s memory or not, it is the
+    /// value: a cache hit, a remote backend or a declined allocation give bytes of their own.
+    pub async fn read_bytes_into(&self, key: &str, alloc: &dyn ValueAllocator) -> Result<Bytes> {
+        cooperate().await;
+        let key = self.key(key)?;
+        if let Some(bytes) = self.shared.stack.get_ready(&key) {
+            return Ok(bytes);
+        }
+        Ok(self.shared.stack.get_into(&key, alloc).await?.bytes)
     }
 
     /// The bytes under `key` when the stack can answer without I/O or waiting (a fresh cache

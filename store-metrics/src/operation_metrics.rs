@@ -73,10 +73,10 @@ use bytes::Bytes;
 use futures::stream::{BoxStream, Stream, StreamExt};
 use prometheus::{Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
 use store_core::raw::ledger::UsageLedger;
-use store_core::raw::{Backend, ByteStream, StoreLock};
+use store_core::raw::{Backend, ByteStream, StoreLock, ValueAllocator};
 use store_core::{
-    ByteRange, Capabilities, Error, GetOptions, GetResult, Key, KeyBuf, ObjectMeta, ObjectStream, PutMode, RangeRead,
-    Result, Usage, Version,
+    ByteRange, Capabilities, Error, GetOptions, GetResult, Key, KeyBuf, Object, ObjectMeta, ObjectStream, PutMode,
+    RangeRead, Result, Usage, Version,
 };
 
 /// Upper bounds of the duration histogram, in seconds: 1, 2.5 and 5 times each power of ten
@@ -337,6 +337,7 @@ impl MetricsLayer {
 }
 
 #[async_trait]
+#[deny(clippy::missing_trait_methods)]
 impl Backend for MetricsLayer {
     fn name(&self) -> &str {
         self.inner.name()
@@ -374,6 +375,15 @@ impl Backend for MetricsLayer {
         // NotModified is an Ok: counted as `ok`.
         let result = self.inner.get(key, opts).await;
         if let Ok(GetResult::Found(object)) = &result {
+            self.children.read_get.inc_by(object.bytes.len() as u64);
+        }
+        self.record(Op::Get, start, result)
+    }
+
+    async fn get_into(&self, key: &Key, alloc: &dyn ValueAllocator) -> Result<Object> {
+        let start = Instant::now();
+        let result = self.inner.get_into(key, alloc).await;
+        if let Ok(object) = &result {
             self.children.read_get.inc_by(object.bytes.len() as u64);
         }
         self.record(Op::Get, start, result)

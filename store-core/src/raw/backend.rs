@@ -2,9 +2,10 @@
 //!
 //! A backend stores bytes under [`Key`]s and gives every stored value a [`Version`] that changes
 //! whenever the value does. Layers (cache, limits, access) wrap a backend and are backends
-//! themselves; a layer must forward every call explicitly. The one default method,
-//! [`Backend::version_now`], is a shortcut whose absence costs only speed (a cache then
-//! revalidates with a conditional get); layers forward it too.
+//! themselves; a layer must forward every call explicitly. The two default methods are
+//! shortcuts whose absence costs only speed: [`Backend::version_now`] (a cache then revalidates
+//! with a conditional get) and [`Backend::get_into`] (the caller then copies the value); layers
+//! forward them too.
 //! The values that cross the contract live in [`crate::object`] and are re-exported here.
 
 use std::any::Any;
@@ -23,6 +24,7 @@ pub use crate::object::{
     Version,
 };
 use crate::raw::ledger::UsageLedger;
+use crate::raw::value_buffer::ValueAllocator;
 
 /// A stream of byte chunks: the body of a streamed put or of a streamed get.
 pub type ByteStream = BoxStream<'static, Result<Bytes>>;
@@ -47,7 +49,7 @@ impl Debug for StoreLock {
 ///
 /// Keys are valid and normal by construction ([`Key`]). Listings are sorted by key (byte
 /// order) and never include the store's own files. Every method is forwarded explicitly by
-/// layers, [`Backend::version_now`] (the only one with a default) included.
+/// layers, [`Backend::version_now`] and [`Backend::get_into`] (the two with a default) included.
 #[async_trait]
 pub trait Backend: Debug + Send + Sync + 'static {
     /// A name for messages and metrics, usually the URL it was opened with.
@@ -71,6 +73,18 @@ pub trait Backend: Debug + Send + Sync + 'static {
 
     /// Reads a value, or answers `NotModified` when `opts.if_none_match` is current.
     async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult>;
+
+    /// Reads a whole value into a buffer from `alloc` when the backend can (see
+    /// [`crate::raw::value_buffer`]), else into one of its own: the answer is the value either
+    /// way. Local disk reads into the caller's buffer when the call may block its thread; the
+    /// default asks [`Backend::get`].
+    async fn get_into(&self, key: &Key, alloc: &dyn ValueAllocator) -> Result<Object> {
+        let _ = alloc;
+        match self.get(key, &GetOptions::default()).await? {
+            GetResult::Found(object) => Ok(object),
+            GetResult::NotModified => Err(not_modified_unasked(self.name(), key)),
+        }
+    }
 
     /// Reads part of a value (see [`ByteRange`] for what is refused and what is clamped). With
     /// `if_match`, fails with `Precondition` unless the current version is that one, so that two
@@ -141,12 +155,17 @@ pub trait Backend: Debug + Send + Sync + 'static {
 pub async fn get_object(backend: &dyn Backend, key: &Key) -> Result<Object> {
     match backend.get(key, &GetOptions::default()).await? {
         GetResult::Found(object) => Ok(object),
-        GetResult::NotModified => Err(crate::Error::Backend {
-            backend: backend.name().to_string(),
-            message: format!("answered 'not modified' to an unconditional read of '{key}'"),
-            transient: false,
-            source: None,
-        }),
+        GetResult::NotModified => Err(not_modified_unasked(backend.name(), key)),
+    }
+}
+
+/// The error for a backend that answered "not modified" to a read without a condition.
+pub(crate) fn not_modified_unasked(backend: &str, key: &Key) -> crate::Error {
+    crate::Error::Backend {
+        backend: backend.to_string(),
+        message: format!("answered 'not modified' to an unconditional read of '{key}'"),
+        transient: false,
+        source: None,
     }
 }
 

@@ -9,6 +9,7 @@
 //! - [`io`]: where blocking system calls run ([`io::offload`]).
 //! - [`detach`]: saves and deletes that end once started, also when their caller gives up.
 //! - [`memory`]: the in-memory backend, a small complete example of the contract.
+//! - [`value_buffer`]: memory a caller provides for a whole value ([`Backend::get_into`]).
 //!
 //! A new backend implements [`Backend`], registers its scheme in [`registry::BACKENDS`] and
 //! runs the behaviour suite against itself (`store_core::behaviour_suite!`, feature `testkit`).
@@ -22,6 +23,8 @@ pub mod layer;
 pub mod ledger;
 pub mod memory;
 pub mod registry;
+pub mod value_buffer;
 
 pub use backend::{Backend, ByteStream, StoreLock, get_object};
 pub use registry::register_backend;
+pub use value_buffer::{ValueAllocator, ValueBuffer};

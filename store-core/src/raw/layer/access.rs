@@ -15,10 +15,11 @@ use crate::error::{Error, Operation, Result};
 use crate::key::{Key, KeyBuf};
 use crate::options::Access;
 use crate::raw::backend::{
-    Backend, ByteRange, ByteStream, Capabilities, GetOptions, GetResult, ObjectMeta, ObjectStream, PutMode, RangeRead,
-    StoreLock, Usage, Version,
+    Backend, ByteRange, ByteStream, Capabilities, GetOptions, GetResult, Object, ObjectMeta, ObjectStream, PutMode,
+    RangeRead, StoreLock, Usage, Version,
 };
 use crate::raw::ledger::UsageLedger;
+use crate::raw::value_buffer::ValueAllocator;
 
 /// A [`Backend`] that enforces [`Access`].
 #[derive(Debug)]
@@ -48,6 +49,7 @@ impl AccessLayer {
 }
 
 #[async_trait]
+#[deny(clippy::missing_trait_methods)]
 impl Backend for AccessLayer {
     fn name(&self) -> &str {
         self.inner.name()
@@ -70,6 +72,11 @@ impl Backend for AccessLayer {
     async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult> {
         self.allow(Operation::Read)?;
         self.inner.get(key, opts).await
+    }
+
+    async fn get_into(&self, key: &Key, alloc: &dyn ValueAllocator) -> Result<Object> {
+        self.allow(Operation::Read)?;
+        self.inner.get_into(key, alloc).await
     }
 
     async fn get_range(&self, key: &Key, range: &ByteRange, if_match: Option<&Version>) -> Result<RangeRead> {

@@ -56,12 +56,13 @@ use crate::error::{Error, LimitKind, Result};
 use crate::key::{Key, KeyBuf};
 use crate::options::Limits;
 use crate::raw::backend::{
-    Backend, ByteRange, ByteStream, Capabilities, GetOptions, GetResult, ObjectMeta, ObjectStream, PutMode, RangeRead,
-    StoreLock, Usage, Version,
+    Backend, ByteRange, ByteStream, Capabilities, GetOptions, GetResult, Object, ObjectMeta, ObjectStream, PutMode,
+    RangeRead, StoreLock, Usage, Version,
 };
 use crate::raw::detach::{cancel_on_drop, to_completion};
 use crate::raw::io::{may_block_here, offload};
 use crate::raw::ledger::{LedgerFigures, LocalLedger, UsageLedger};
+use crate::raw::value_buffer::ValueAllocator;
 
 /// Saves that would bring usage closer than this fraction of a limit take the exact path.
 pub const RECOUNT_MARGIN: f64 = 0.10;
@@ -725,6 +726,7 @@ impl Drop for GrowingInner {
 }
 
 #[async_trait]
+#[deny(clippy::missing_trait_methods)]
 impl Backend for LimitsLayer {
     fn name(&self) -> &str {
         self.state.inner.name()
@@ -753,6 +755,10 @@ impl Backend for LimitsLayer {
 
     async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult> {
         self.state.inner.get(key, opts).await
+    }
+
+    async fn get_into(&self, key: &Key, alloc: &dyn ValueAllocator) -> Result<Object> {
+        self.state.inner.get_into(key, alloc).await
     }
 
     async fn get_range(&self, key: &Key, range: &ByteRange, if_match: Option<&Version>) -> Result<RangeRead> {

@@ -43,10 +43,11 @@ use crate::key::{Key, KeyBuf};
 use crate::options::{CacheOptions, CachePolicy};
 use crate::raw::backend::{
     Backend, ByteRange, ByteStream, Capabilities, GetOptions, GetResult, Object, ObjectMeta, ObjectStream, PutMode,
-    RangeRead, StoreLock, Usage, Version, chunked, resolve_range,
+    RangeRead, StoreLock, Usage, Version, chunked, not_modified_unasked, resolve_range,
 };
 use crate::raw::detach::{cancel_on_drop, to_completion};
 use crate::raw::ledger::UsageLedger;
+use crate::raw::value_buffer::ValueAllocator;
 
 /// A [`Backend`] that caches values read from or written to the one beneath it.
 #[derive(Debug)]
@@ -325,6 +326,27 @@ impl State {
         }
     }
 
+    /// A whole read into the caller's memory when nothing is cached for `key` (a miss, filling
+    /// the cache as [`State::read_through`] does); a key with an entry takes the path of
+    /// [`State::get`], which may answer from the entry (the caller then copies it).
+    async fn get_into(&self, key: &Key, alloc: &dyn ValueAllocator) -> Result<Object> {
+        if self.cache.contains_key(key) {
+            return match self.get(key, &GetOptions::default()).await? {
+                GetResult::Found(object) => Ok(object),
+                GetResult::NotModified => Err(not_modified_unasked(self.inner.name(), key)),
+            };
+        }
+        self.counters.miss();
+        let start = self.stripes.start_read(key);
+        let result = self.inner.get_into(key, alloc).await;
+        match &result {
+            Ok(object) => self.fill(key, start, object),
+            Err(Error::NotFound { .. }) => self.cache.invalidate(key),
+            _ => {}
+        }
+        result
+    }
+
     /// A read from the backend, filling the cache with what it finds.
     async fn read_through(&self, key: &Key, opts: &GetOptions) -> Result<GetResult> {
         self.counters.miss();
@@ -358,6 +380,7 @@ fn answer(cached: &Cached, opts: &GetOptions) -> GetResult {
 }
 
 #[async_trait]
+#[deny(clippy::missing_trait_methods)]
 impl Backend for CacheLayer {
     fn name(&self) -> &str {
         self.state.inner.name()
@@ -382,6 +405,10 @@ impl Backend for CacheLayer {
 
     async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult> {
         self.state.get(key, opts).await
+    }
+
+    async fn get_into(&self, key: &Key, alloc: &dyn ValueAllocator) -> Result<Object> {
+        self.state.get_into(key, alloc).await
     }
 
     async fn get_range(&self, key: &Key, range: &ByteRange, if_match: Option<&Version>) -> Result<RangeRead> {
