@@ -15,6 +15,7 @@
 
 mod aio;
 mod bench;
+mod bytes_buffer;
 mod convert;
 mod errors;
 mod manager;

@@ -22,6 +22,7 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
+use crate::bytes_buffer::PyBytesAllocator;
 use crate::convert::{self, to_pybytes};
 use crate::errors::{PyResultExt, raise};
 use crate::options::{self, Config};
@@ -196,8 +197,10 @@ impl PyObjectStore {
         if let Some(bytes) = store.read_bytes_ready(key).py(py)? {
             return Ok(to_pybytes(py, &bytes));
         }
-        let bytes = run(py, store.read_bytes(key))?.py(py)?;
-        Ok(to_pybytes(py, &bytes))
+        // A large value is read into the `bytes` object returned, saving a copy.
+        let alloc = PyBytesAllocator::default();
+        let bytes = run(py, store.read_bytes_into(key, &alloc))?.py(py)?;
+        Ok(alloc.take(py, &bytes).unwrap_or_else(|| to_pybytes(py, &bytes)))
     }
 
     fn read_text_impl<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {

@@ -139,6 +139,42 @@ def test_clear_empties_the_cache(url, tmp_path, lean):
     assert fresh.read("shared") == "three"
 
 
+def test_large_values_come_back_whole_fresh_and_as_bytes(url, tmp_path, backend):
+    """Values around the size read straight into the returned ``bytes`` (64 KiB and up) come
+    back whole, as real ``bytes``, from a cached and an uncached handle, fresh after another
+    handle overwrites them and after another program rewrites the file in place."""
+    import os
+
+    cached = objstore.ObjectStore(url)
+    uncached = objstore.ObjectStore(url, cache_bytes=0)
+    sizes = [0, 1, 65535, 65536, 65537, 1 << 20, (3 << 20) + 7]
+    for size in sizes:
+        key = f"large/{size}.bin"
+        value = os.urandom(size)
+        uncached.save_bytes(key, value)
+        for handle in (uncached, cached, cached):
+            got = handle.read_bytes(key)
+            assert type(got) is bytes
+            assert len(got) == size and got == value
+            assert hash(got) == hash(bytes(value))
+            assert bytes(memoryview(got)) == value
+        newer = os.urandom(size + 3)
+        uncached.save_bytes(key, newer)
+        assert cached.read_bytes(key) == newer
+        assert uncached.read_bytes(key) == newer
+    if backend == "file":
+        # Another program rewrites a file in place, larger and then smaller than before.
+        path = uncached.get_file_path("large/65537.bin")
+        for size in ((2 << 20) + 1, 70000):
+            rewritten = os.urandom(size)
+            with open(path, "wb") as f:
+                f.write(rewritten)
+            assert uncached.read_bytes("large/65537.bin") == rewritten
+            assert cached.read_bytes("large/65537.bin") == rewritten
+    with pytest.raises(KeyError):
+        uncached.read_bytes("large/absent")
+
+
 def test_project_views(store):
     project = store.project("12345")
     assert project.save("insights", "[]") is True
