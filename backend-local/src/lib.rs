@@ -63,6 +63,7 @@
 mod durable_dirs;
 mod error;
 mod group_commit;
+mod in_place;
 mod internal;
 mod ledger;
 mod locks;
@@ -337,6 +338,12 @@ impl Backend for LocalBackend {
             return self.inner.get(key, opts.if_none_match.as_ref());
         }
         self.inner.get_async(key, opts.if_none_match.as_ref()).await
+    }
+
+    async fn put_in_place(&self, key: &Key, size: u64, mode: &PutMode) -> Result<ObjectMeta> {
+        self.inner.writer(Operation::Write)?;
+        let (inner, key, mode) = (self.inner.clone(), KeyBuf::from(key), mode.clone());
+        offload(move || inner.put_in_place(&key, size, &mode)).await
     }
 
     async fn get_into(&self, key: &Key, alloc: &dyn ValueAllocator) -> Result<Object> {

@@ -215,6 +215,11 @@ impl OpenObject {
         fs::fstat(&self.fd).map(|st| version_of(&st) == self.version).unwrap_or(false)
     }
 
+    /// The open file.
+    pub(crate) fn fd(&self) -> &OwnedFd {
+        &self.fd
+    }
+
     /// The file's size when it was opened.
     pub(crate) fn size(&self) -> u64 {
         self.st.st_size as u64

@@ -159,6 +159,61 @@ impl PendingSave {
     }
 }
 
+impl PendingSave {
+    /// Appends the first `len` bytes of `source` (read from its start, whatever its position),
+    /// copied by the kernel (`copy_file_range`: no byte passes through this process; a reflink
+    /// where the file system shares extents), or through a buffer where the file systems cannot.
+    /// A source shorter than `len` is a `Conflict`: it changed while it was copied.
+    pub(crate) fn copy_from(&mut self, source: &OwnedFd, len: u64) -> Result<()> {
+        let key = self.key.clone();
+        let failed = |e| os_error(format!("cannot save '{key}': cannot copy its file"), e);
+        let mut at = 0u64;
+        while at < len {
+            let want = usize::try_from(len - at).unwrap_or(usize::MAX).min(1 << 30);
+            match retry_intr(|| fs::copy_file_range(source, Some(&mut at), &self.temp.fd, None, want)) {
+                Ok(0) => return Err(crate::read::changed_while_read(&key)),
+                Ok(_) => {}
+                // No in-kernel copy between these files here: copy through a buffer instead.
+                Err(Errno::XDEV | Errno::NOSYS | Errno::OPNOTSUPP | Errno::INVAL) => {
+                    match self.copy_buffered(source, at, len) {
+                        Err(Errno::NODATA) => return Err(crate::read::changed_while_read(&key)),
+                        other => other.map_err(failed)?,
+                    }
+                    at = len;
+                }
+                Err(e) => return Err(failed(e)),
+            }
+        }
+        self.written += len;
+        Ok(())
+    }
+
+    /// [`PendingSave::copy_buffered`] of a whole source, for tests of the fallback.
+    #[cfg(test)]
+    pub(crate) fn copy_buffered_for_test(&mut self, source: &OwnedFd, len: u64) -> std::result::Result<(), Errno> {
+        self.copy_buffered(source, 0, len)?;
+        self.written += len;
+        Ok(())
+    }
+
+    /// Appends bytes `from..len` of `source` through a buffer.
+    fn copy_buffered(&mut self, source: &OwnedFd, from: u64, len: u64) -> std::result::Result<(), Errno> {
+        let mut buf = vec![0u8; 1 << 20];
+        let mut at = from;
+        while at < len {
+            let want = usize::try_from(len - at).unwrap_or(usize::MAX).min(buf.len());
+            let n = retry_intr(|| rustix::io::pread(source, &mut buf[..want], at))?;
+            if n == 0 {
+                // Shorter than it was: the caller's check of the size reports it.
+                return Err(Errno::NODATA);
+            }
+            self.temp.write_all(&buf[..n])?;
+            at += n as u64;
+        }
+        Ok(())
+    }
+}
+
 /// What a commit could not do because the key's folder was removed under it.
 enum CommitError {
     /// Start the save over (only a save that still has its value can).
@@ -432,9 +487,12 @@ fn folder_kept_vanishing(key: &Key) -> Error {
 /// to the blocking pool per chunk of this size).
 const STREAM_WRITE_CHUNK: usize = 1 << 20;
 
-/// A streamed put: the chunks go into the temp file as they arrive (at most
-/// [`STREAM_WRITE_CHUNK`] plus one chunk in memory), then the same commit as a put. A stream that
-/// fails, yields other than `size` bytes, or whose future is dropped, leaves nothing behind.
+/// A streamed put: the chunks go into the temp file as they arrive, then the same commit as a
+/// put. Small chunks are gathered up to [`STREAM_WRITE_CHUNK`]; a chunk that size or larger is
+/// written as it is (no copy). The next chunk is awaited while the last one is written, so a
+/// stream that reads from disk (a file saved in place) reads and writes at once: at most two
+/// chunks plus one gathered in memory. A stream that fails, yields other than `size` bytes, or
+/// whose future is dropped, leaves nothing behind.
 pub(crate) async fn put_stream(
     inner: &std::sync::Arc<Inner>,
     key: &Key,
@@ -453,23 +511,35 @@ pub(crate) async fn put_stream(
     };
     let mut check = SizeCheck::new(size);
     let mut gathered = bytes::BytesMut::new();
+    let mut next = body.next().await.transpose()?;
     loop {
-        let chunk = body.next().await.transpose()?;
-        let done = chunk.is_none();
-        if let Some(chunk) = &chunk {
-            check.add(&key, chunk.len())?;
-            gathered.extend_from_slice(chunk);
-        }
-        if gathered.len() >= STREAM_WRITE_CHUNK || (done && !gathered.is_empty()) {
-            let data = gathered.split().freeze();
-            pending = offload(move || {
-                pending.write(&data)?;
-                Ok(pending)
-            })
-            .await?;
-        }
+        let done = next.is_none();
+        let ready = match next.take() {
+            Some(chunk) => {
+                check.add(&key, chunk.len())?;
+                if gathered.is_empty() && chunk.len() >= STREAM_WRITE_CHUNK {
+                    Some(chunk)
+                } else {
+                    gathered.extend_from_slice(&chunk);
+                    (gathered.len() >= STREAM_WRITE_CHUNK).then(|| gathered.split().freeze())
+                }
+            }
+            None => (!gathered.is_empty()).then(|| gathered.split().freeze()),
+        };
         if done {
+            if let Some(data) = ready {
+                pending = offload(move || pending.write(&data).map(|()| pending)).await?;
+            }
             break;
+        }
+        match ready {
+            Some(data) => {
+                let write = offload(move || pending.write(&data).map(|()| pending));
+                let (written, following) = futures::join!(write, body.next());
+                pending = written?;
+                next = following.transpose()?;
+            }
+            None => next = body.next().await.transpose()?,
         }
     }
     check.finish(&key)?;

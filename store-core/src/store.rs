@@ -224,6 +224,13 @@ impl ObjectStore {
         to_completion(async move { stack.put_stream(&key, body, size, &mode).await }).await
     }
 
+    /// `put_in_place` on the stack (the key's own file, of `size` bytes), like
+    /// [`ObjectStore::put_to_end`].
+    async fn put_in_place_to_end(&self, key: &Key, size: u64) -> Result<ObjectMeta> {
+        let (stack, key) = (self.shared.stack.clone(), KeyBuf::from(key));
+        to_completion(async move { stack.put_in_place(&key, size, &PutMode::Overwrite).await }).await
+    }
+
     /// `delete` on the stack, like [`ObjectStore::put_to_end`].
     pub(crate) async fn delete_to_end(&self, key: &Key, if_match: Option<&crate::Version>) -> Result<()> {
         let (stack, key, if_match) = (self.shared.stack.clone(), KeyBuf::from(key), if_match.cloned());
@@ -488,17 +495,16 @@ impl ObjectStore {
         let full = self.key(key)?;
         let path = match self.shared.stack.local_path(&full, false).await? {
             Some(path) => {
-                // The file is the object itself, written in place. Read it through the backend,
-                // never by path: the backend stays beneath the root even if a folder on the way
-                // is swapped for a symlink meanwhile, and reads only regular files (a FIFO would
+                // The file is the object itself, written in place. The backend reads it, never
+                // this process by path: it stays beneath the root even if a folder on the way is
+                // swapped for a symlink meanwhile, and reads only regular files (a FIFO would
                 // block a plain read forever). The cache may hold what was there before.
                 if let Some(cache) = &self.shared.cache {
                     cache.forget(&full);
                 }
-                match self.shared.stack.get_stream(&full, None, None).await {
+                match self.shared.stack.head(&full).await {
                     Ok(current) => {
-                        let size = current.meta.size;
-                        self.put_stream_to_end(&full, current.body, Some(size), &PutMode::Overwrite).await?;
+                        self.put_in_place_to_end(&full, current.size).await?;
                         return Ok(());
                     }
                     Err(e) if e.is_not_found() => path,

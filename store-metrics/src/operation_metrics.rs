@@ -370,6 +370,16 @@ impl Backend for MetricsLayer {
         self.record(Op::PutStream, start, result)
     }
 
+    async fn put_in_place(&self, key: &Key, size: u64, mode: &PutMode) -> Result<ObjectMeta> {
+        // Counted as a streamed put of the file's bytes (which may never pass through memory).
+        let start = Instant::now();
+        let result = self.inner.put_in_place(key, size, mode).await;
+        if let Ok(meta) = &result {
+            self.children.written_put_stream.inc_by(meta.size);
+        }
+        self.record(Op::PutStream, start, result)
+    }
+
     async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult> {
         let start = Instant::now();
         // NotModified is an Ok: counted as `ok`.

@@ -2,10 +2,10 @@
 //!
 //! A backend stores bytes under [`Key`]s and gives every stored value a [`Version`] that changes
 //! whenever the value does. Layers (cache, limits, access) wrap a backend and are backends
-//! themselves; a layer must forward every call explicitly. The two default methods are
-//! shortcuts whose absence costs only speed: [`Backend::version_now`] (a cache then revalidates
-//! with a conditional get) and [`Backend::get_into`] (the caller then copies the value); layers
-//! forward them too.
+//! themselves; a layer must forward every call explicitly. The default methods are shortcuts
+//! whose absence costs only speed: [`Backend::version_now`] (a cache then revalidates with a
+//! conditional get), [`Backend::get_into`] (the caller then copies the value) and
+//! [`Backend::put_in_place`] (a file written in place is then streamed); layers forward them too.
 //! The values that cross the contract live in [`crate::object`] and are re-exported here.
 
 use std::any::Any;
@@ -49,7 +49,8 @@ impl Debug for StoreLock {
 ///
 /// Keys are valid and normal by construction ([`Key`]). Listings are sorted by key (byte
 /// order) and never include the store's own files. Every method is forwarded explicitly by
-/// layers, [`Backend::version_now`] and [`Backend::get_into`] (the two with a default) included.
+/// layers, the ones with a default ([`Backend::version_now`], [`Backend::get_into`],
+/// [`Backend::put_in_place`]) included.
 #[async_trait]
 pub trait Backend: Debug + Send + Sync + 'static {
     /// A name for messages and metrics, usually the URL it was opened with.
@@ -70,6 +71,18 @@ pub trait Backend: Debug + Send + Sync + 'static {
     /// the whole stream was stored; a stream that fails (or a future dropped) midway leaves
     /// nothing behind: no object, no temp file, no multipart upload.
     async fn put_stream(&self, key: &Key, body: ByteStream, size: Option<u64>, mode: &PutMode) -> Result<ObjectMeta>;
+
+    /// Makes the file at [`Backend::local_path`]`(key)`, written there in place (LEAN's
+    /// `GetFilePath` then `Save`), the key's value, durably and as `mode` allows, the way
+    /// [`Backend::put_stream`] saves a stream: `size` is the file's size when the caller looked
+    /// (limits decide on it), and a file that turns out another size fails the put with
+    /// `Conflict`, saving nothing. `NotFound` when there is no file. The default reads the file
+    /// with [`Backend::get_stream`] into [`Backend::put_stream`]; local disk copies it in the
+    /// kernel (`copy_file_range`), no byte passing through the process.
+    async fn put_in_place(&self, key: &Key, size: u64, mode: &PutMode) -> Result<ObjectMeta> {
+        let current = self.get_stream(key, None, None).await?;
+        self.put_stream(key, current.body, Some(size), mode).await
+    }
 
     /// Reads a value, or answers `NotModified` when `opts.if_none_match` is current.
     async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult>;

@@ -74,6 +74,11 @@ impl Backend for AccessLayer {
         self.inner.get(key, opts).await
     }
 
+    async fn put_in_place(&self, key: &Key, size: u64, mode: &PutMode) -> Result<ObjectMeta> {
+        self.allow(Operation::Write)?;
+        self.inner.put_in_place(key, size, mode).await
+    }
+
     async fn get_into(&self, key: &Key, alloc: &dyn ValueAllocator) -> Result<Object> {
         self.allow(Operation::Read)?;
         self.inner.get_into(key, alloc).await

@@ -357,6 +357,7 @@ impl State {
         match body {
             Body::Bytes(value) => self.inner.put(key, value, mode).await,
             Body::Stream(stream, size) => self.inner.put_stream(key, stream, Some(size), mode).await,
+            Body::InPlace(size) => self.inner.put_in_place(key, size, mode).await,
         }
     }
 
@@ -622,13 +623,15 @@ impl State {
 enum Body {
     Bytes(Bytes),
     Stream(ByteStream, u64),
+    /// The key's own file, written in place, of this size.
+    InPlace(u64),
 }
 
 impl Body {
     fn size(&self) -> u64 {
         match self {
             Body::Bytes(b) => b.len() as u64,
-            Body::Stream(_, size) => *size,
+            Body::Stream(_, size) | Body::InPlace(size) => *size,
         }
     }
 }
@@ -755,6 +758,11 @@ impl Backend for LimitsLayer {
 
     async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult> {
         self.state.inner.get(key, opts).await
+    }
+
+    async fn put_in_place(&self, key: &Key, size: u64, mode: &PutMode) -> Result<ObjectMeta> {
+        let (state, key, mode) = (self.state.clone(), KeyBuf::from(key), mode.clone());
+        to_completion(async move { state.put_sized(&key, Body::InPlace(size), &mode).await }).await
     }
 
     async fn get_into(&self, key: &Key, alloc: &dyn ValueAllocator) -> Result<Object> {

@@ -226,6 +226,14 @@ impl State {
         result
     }
 
+    async fn put_in_place(&self, key: &Key, size: u64, mode: &PutMode) -> Result<ObjectMeta> {
+        // As a streamed put: the value is not held, the cache only forgets the key.
+        let writing = Writing::start(self, key);
+        let result = self.inner.put_in_place(key, size, mode).await;
+        writing.end(None);
+        result
+    }
+
     async fn delete(&self, key: &Key, if_match: Option<&Version>) -> Result<()> {
         let writing = Writing::start(self, key);
         let result = self.inner.delete(key, if_match).await;
@@ -405,6 +413,11 @@ impl Backend for CacheLayer {
 
     async fn get(&self, key: &Key, opts: &GetOptions) -> Result<GetResult> {
         self.state.get(key, opts).await
+    }
+
+    async fn put_in_place(&self, key: &Key, size: u64, mode: &PutMode) -> Result<ObjectMeta> {
+        let (state, key, mode) = (self.state.clone(), KeyBuf::from(key), mode.clone());
+        to_completion(async move { state.put_in_place(&key, size, &mode).await }).await
     }
 
     async fn get_into(&self, key: &Key, alloc: &dyn ValueAllocator) -> Result<Object> {
