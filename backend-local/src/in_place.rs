@@ -56,24 +56,13 @@ mod tests {
     use std::path::Path;
 
     use store_core::raw::Backend;
+    use store_core::testkit::noise;
     use store_core::{Error, KeyBuf, PutMode};
 
     use crate::{Durability, LocalBackend};
 
     fn key(s: &str) -> KeyBuf {
         KeyBuf::parse(s).unwrap()
-    }
-
-    fn noise(len: usize) -> Vec<u8> {
-        let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ len as u64;
-        (0..len)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
     }
 
     /// Names in `dir` other than the store's internal folder (temp files would show here).
@@ -99,7 +88,7 @@ mod tests {
             std::fs::write(&path, b"old").unwrap();
             let before = backend.head(&k).await.unwrap();
             let old_file = std::fs::File::open(&path).unwrap();
-            let value = noise(len);
+            let value = noise(len, 1);
             std::fs::write(&path, &value).unwrap();
             let meta = backend.put_in_place(&k, len as u64, &PutMode::Overwrite).await.unwrap();
             assert_eq!(meta.size, len as u64);
@@ -120,7 +109,7 @@ mod tests {
         let backend = LocalBackend::open(dir.path(), Durability::Buffered).await.unwrap();
         let k = key("model.bin");
         let path = backend.local_path(&k, true).await.unwrap().unwrap();
-        std::fs::write(&path, noise(10_000)).unwrap();
+        std::fs::write(&path, noise(10_000, 2)).unwrap();
         let before = backend.head(&k).await.unwrap();
         for judged in [9_999u64, 10_001, 0] {
             let answer = backend.put_in_place(&k, judged, &PutMode::Overwrite).await;
@@ -137,14 +126,7 @@ mod tests {
         std::fs::write(outside.path().join("secret"), b"secret").unwrap();
         let dir = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(outside.path().join("secret"), dir.path().join("link")).unwrap();
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            dir.path().join("fifo"),
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_raw_mode(0o600),
-            0,
-        )
-        .unwrap();
+        crate::test_support::fifo(&dir.path().join("fifo"));
         let backend = LocalBackend::open(dir.path(), Durability::Buffered).await.unwrap();
         for (name, size) in [("absent", 0u64), ("fifo", 0), ("link", 6)] {
             let answer = backend.put_in_place(&key(name), size, &PutMode::Overwrite).await;
@@ -160,7 +142,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let backend = LocalBackend::open(dir.path(), Durability::Buffered).await.unwrap();
         let source_path = dir.path().join("source.bin");
-        let value = noise(2 * 1024 * 1024 + 7);
+        let value = noise(2 * 1024 * 1024 + 7, 3);
         std::fs::write(&source_path, &value).unwrap();
         let source: std::os::fd::OwnedFd = std::fs::File::open(&source_path).unwrap().into();
         let k = key("copied");

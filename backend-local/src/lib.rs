@@ -346,6 +346,12 @@ impl Backend for LocalBackend {
         offload(move || inner.put_in_place(&key, size, &mode)).await
     }
 
+    async fn get_to_file(&self, key: &Key, file: Arc<std::fs::File>) -> Result<ObjectMeta> {
+        let open = self.inner.open_current(key, None)?;
+        let key = KeyBuf::from(key);
+        offload(move || open.copy_to(&key, &file)).await
+    }
+
     async fn get_into(&self, key: &Key, alloc: &dyn ValueAllocator) -> Result<Object> {
         // On a runtime's thread, read as `get` does (page-cache slices on the task, the rest on
         // the blocking pool) into a buffer of our own: the caller copies.
@@ -480,5 +486,16 @@ impl Inner {
         let mut path = self.root.path.clone();
         path.extend(key.segments());
         Ok(path)
+    }
+}
+
+/// Helpers for this crate's unit tests.
+#[cfg(test)]
+mod test_support {
+    /// Makes a FIFO at `path` (what a hostile or careless program may leave under the root).
+    pub(crate) fn fifo(path: &std::path::Path) {
+        let mode = rustix::fs::Mode::from_raw_mode(0o600);
+        rustix::fs::mknodat(rustix::fs::CWD, path, rustix::fs::FileType::Fifo, mode, 0)
+            .unwrap_or_else(|e| panic!("{e}"));
     }
 }

@@ -220,6 +220,51 @@ impl OpenObject {
         &self.fd
     }
 
+    /// Copies the whole file into `out` at its position, in the kernel (`copy_file_range`), or
+    /// through a buffer where the file systems cannot; then checks the file still holds the
+    /// version it was opened with (a file changed in place meanwhile is an error, as for a
+    /// stream). Blocks.
+    pub(crate) fn copy_to(&self, key: &Key, out: &std::fs::File) -> Result<ObjectMeta> {
+        let failed = |e| os_error(format!("cannot copy '{key}' out"), e);
+        let size = self.size();
+        let mut at = 0u64;
+        while at < size {
+            let want = usize::try_from(size - at).unwrap_or(usize::MAX).min(1 << 30);
+            match retry_intr(|| fs::copy_file_range(&self.fd, Some(&mut at), out, None, want)) {
+                Ok(0) => break,
+                Ok(_) => {}
+                // No in-kernel copy between these files: through a buffer.
+                Err(Errno::XDEV | Errno::NOSYS | Errno::OPNOTSUPP | Errno::INVAL) => {
+                    self.copy_buffered(at, size, out).map_err(failed)?;
+                    at = size;
+                }
+                Err(e) => return Err(failed(e)),
+            }
+        }
+        if at != size || !self.unchanged() {
+            return Err(changed_while_read(key));
+        }
+        Ok(self.meta(key))
+    }
+
+    /// Copies bytes `from..to` of the file into `out` through a buffer.
+    fn copy_buffered(&self, from: u64, to: u64, out: &std::fs::File) -> std::result::Result<(), Errno> {
+        use std::io::Write as _;
+        let mut buf = vec![0u8; STREAM_CHUNK as usize];
+        let mut at = from;
+        while at < to {
+            let want = usize::try_from(to - at).unwrap_or(usize::MAX).min(buf.len());
+            let n = retry_intr(|| rustix::io::pread(&self.fd, &mut buf[..want], at))?;
+            if n == 0 {
+                return Ok(());
+            }
+            let mut out = out;
+            out.write_all(&buf[..n]).map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
+            at += n as u64;
+        }
+        Ok(())
+    }
+
     /// The file's size when it was opened.
     pub(crate) fn size(&self) -> u64 {
         self.st.st_size as u64
@@ -437,4 +482,35 @@ pub(crate) fn chunks(open: Arc<OpenObject>, key: KeyBuf, range: std::ops::Range<
         }
     })
     .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::io::Write as _;
+
+    use bytes::Bytes;
+    use store_core::raw::Backend;
+    use store_core::{Error, KeyBuf, PutMode};
+
+    use crate::{Durability, LocalBackend};
+
+    /// A file another program changes in place while it is copied out is an error, never the
+    /// old and new bytes mixed; a file left alone is copied whole.
+    #[tokio::test]
+    async fn a_copy_out_of_a_file_changed_meanwhile_is_a_conflict() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::open(dir.path(), Durability::Buffered).await.unwrap();
+        let key = KeyBuf::parse("out/v").unwrap();
+        backend.put(&key, Bytes::from(vec![7u8; 100_000]), &PutMode::Overwrite).await.unwrap();
+        let open = backend.inner.open_current(&key, None).unwrap();
+        let whole = tempfile::tempfile().unwrap();
+        assert_eq!(open.copy_to(&key, &whole).unwrap().size, 100_000);
+        assert_eq!(whole.metadata().unwrap().len(), 100_000);
+        let mut in_place = std::fs::OpenOptions::new().append(true).open(dir.path().join("out/v")).unwrap();
+        in_place.write_all(b"more").unwrap();
+        let answer = open.copy_to(&key, &tempfile::tempfile().unwrap());
+        assert!(matches!(answer, Err(Error::Conflict { .. })), "{answer:?}");
+    }
 }

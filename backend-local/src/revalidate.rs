@@ -81,14 +81,7 @@ mod tests {
         let meta = backend.put(&key("a/b"), Bytes::from_static(b"v"), &PutMode::Overwrite).await.unwrap();
         std::os::unix::fs::symlink("a/b", dir.path().join("inside")).unwrap();
         assert_eq!(backend.version_now(&key("inside")).unwrap().unwrap(), meta.version);
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            dir.path().join("fifo"),
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_raw_mode(0o600),
-            0,
-        )
-        .unwrap();
+        crate::test_support::fifo(&dir.path().join("fifo"));
         for not_a_file in ["fifo", "a"] {
             let answer = backend.version_now(&key(not_a_file)).unwrap();
             assert!(matches!(answer, Err(store_core::Error::NotFound { .. })), "{not_a_file}: {answer:?}");

@@ -47,83 +47,92 @@ pub async fn put_staged(ctx: &Ctx, key: &str) -> CliResult<()> {
     Ok(())
 }
 
-/// `get KEY [-o FILE]`: the value streams out in chunks (to a temp file beside FILE, renamed
-/// into place once complete, so a failed read leaves FILE as it was).
+/// `get KEY [-o FILE]`: to FILE, the value is copied into a temp file beside it (by the kernel
+/// on local disk, in chunks elsewhere) and renamed into place once complete, so a failed read
+/// leaves FILE as it was; to standard output it streams in chunks.
 pub async fn get(ctx: &Ctx, key: &str, to: Option<PathBuf>) -> CliResult<()> {
+    if let Some(path) = to.filter(|p| p.as_os_str() != "-") {
+        return get_to_file(ctx, key, path).await;
+    }
     let stream = match ctx.store.read_stream(key, None).await {
         Ok(stream) => stream,
         Err(e) if e.is_not_found() => return Err(not_found(&ctx.store, key).await),
         Err(e) => return Err(e.into()),
     };
-    let size = stream.meta.size;
     let mut body = stream.body;
     let mut first = true;
-    let mut sink = Sink::open(to.as_deref()).await?;
+    let mut out = Stdout::new();
     while let Some(chunk) = body.try_next().await? {
         if first && chunk.starts_with(&format::MAGIC) {
             frame_note(ctx, key);
         }
         first = false;
-        sink.write(&chunk).await?;
+        out.bytes(&chunk)?;
     }
-    sink.finish().await?;
-    match to {
-        Some(path) if path.as_os_str() != "-" && ctx.json => {
-            output::json(&serde_json::json!({"key": key, "size": size, "path": path}))
-        }
-        _ => Ok(()),
+    out.flush()
+}
+
+/// `get KEY -o FILE`: see [`get`].
+async fn get_to_file(ctx: &Ctx, key: &str, path: PathBuf) -> CliResult<()> {
+    let part = PartFile::create(&path).await?;
+    let meta = match ctx.store.read_to_file(key, &part.file).await {
+        Ok(meta) => meta,
+        Err(e) if e.is_not_found() => return Err(not_found(&ctx.store, key).await),
+        Err(e) => return Err(e.into()),
+    };
+    if part.starts_with(&format::MAGIC) {
+        frame_note(ctx, key);
+    }
+    part.finish().await?;
+    if ctx.json {
+        output::json(&serde_json::json!({"key": key, "size": meta.size, "path": path}))?;
+    }
+    Ok(())
+}
+
+/// A temp file beside the output file, renamed over it by [`PartFile::finish`]; removed when
+/// dropped unfinished (a failed read).
+struct PartFile {
+    file: std::fs::File,
+    temp: PathBuf,
+    path: PathBuf,
+}
+
+impl PartFile {
+    async fn create(path: &std::path::Path) -> CliResult<PartFile> {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let temp = path.with_file_name(format!(".{name}.objstore-part-{}", std::process::id()));
+        let opened = {
+            let temp = temp.clone();
+            tokio::task::spawn_blocking(move || {
+                std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&temp)
+            })
+            .await
+            .map_err(std::io::Error::other)
+            .and_then(|r| r)
+        };
+        let file = opened.map_err(|e| write_failure(path, e))?;
+        Ok(PartFile { file, temp, path: path.to_path_buf() })
+    }
+
+    /// True when the file begins with `prefix`.
+    fn starts_with(&self, prefix: &[u8]) -> bool {
+        let mut head = vec![0u8; prefix.len()];
+        std::os::unix::fs::FileExt::read_exact_at(&self.file, &mut head, 0).is_ok() && head == prefix
+    }
+
+    async fn finish(mut self) -> CliResult<()> {
+        tokio::fs::rename(&self.temp, &self.path).await.map_err(|e| write_failure(&self.path, e))?;
+        // In place: nothing left for Drop to remove.
+        self.temp = PathBuf::new();
+        Ok(())
     }
 }
 
-/// Where `get` writes: standard output, or a temp file beside the output file.
-enum Sink {
-    Stdout(Stdout),
-    File { file: tokio::fs::File, temp: PathBuf, path: PathBuf },
-}
-
-impl Sink {
-    async fn open(to: Option<&std::path::Path>) -> CliResult<Sink> {
-        match to {
-            Some(path) if path.as_os_str() != "-" => {
-                let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                let temp = path.with_file_name(format!(".{name}.objstore-part-{}", std::process::id()));
-                let file = tokio::fs::File::create(&temp).await.map_err(|e| write_failure(path, e))?;
-                Ok(Sink::File { file, temp, path: path.to_path_buf() })
-            }
-            _ => Ok(Sink::Stdout(Stdout::new())),
-        }
-    }
-
-    async fn write(&mut self, chunk: &[u8]) -> CliResult<()> {
-        match self {
-            Sink::Stdout(out) => out.bytes(chunk),
-            Sink::File { file, path, .. } => {
-                tokio::io::AsyncWriteExt::write_all(file, chunk).await.map_err(|e| write_failure(path, e))
-            }
-        }
-    }
-
-    async fn finish(&mut self) -> CliResult<()> {
-        match self {
-            Sink::Stdout(out) => out.flush(),
-            Sink::File { file, temp, path } => {
-                tokio::io::AsyncWriteExt::flush(file).await.map_err(|e| write_failure(path, e))?;
-                tokio::fs::rename(&*temp, &*path).await.map_err(|e| write_failure(path, e))?;
-                // In place: nothing left for Drop to remove.
-                *temp = PathBuf::new();
-                Ok(())
-            }
-        }
-    }
-}
-
-impl Drop for Sink {
+impl Drop for PartFile {
     fn drop(&mut self) {
-        // Not finished (a failed read): the partial temp file goes.
-        if let Sink::File { temp, .. } = self {
-            if !temp.as_os_str().is_empty() {
-                let _ = std::fs::remove_file(temp);
-            }
+        if !self.temp.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.temp);
         }
     }
 }

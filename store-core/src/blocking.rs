@@ -174,6 +174,10 @@ impl ObjectStore {
             None => run_result(self.inner.read_bytes_into(key, alloc)),
         }
     }
+    /// See [`crate::ObjectStore::read_to_file`].
+    pub fn read_to_file(&self, key: &str, file: &std::fs::File) -> Result<ObjectMeta> {
+        run_result(self.inner.read_to_file(key, file))
+    }
     /// See [`crate::ObjectStore::read_object`].
     pub fn read_object(&self, key: &str) -> Result<Object> {
         run_result(self.inner.read_object(key))

@@ -80,6 +80,18 @@ impl ObjectStore {
         Ok(written)
     }
 
+    /// Writes `key`'s whole value into `file` at its position, without holding it in memory:
+    /// what `objstore get -o` and `export` do, into a temp file they rename into place. On local
+    /// disk the kernel copies it (`copy_file_range`, no byte through this process); elsewhere
+    /// it streams in chunks. Returns the metadata of the version written. A value changed while
+    /// it is copied is an error (the file then holds part of a value: discard it).
+    pub async fn read_to_file(&self, key: &str, file: &std::fs::File) -> Result<ObjectMeta> {
+        let full = self.key(key)?;
+        let out = file.try_clone().map_err(|e| Error::io(format!("cannot write '{key}' out"), e))?;
+        let meta = self.shared.stack.get_to_file(&full, std::sync::Arc::new(out)).await?;
+        Ok(self.local_meta(meta))
+    }
+
     /// Saves a value that arrives as a stream of chunks, without holding it whole. `size`, when
     /// known, lets limits decide before the first byte (the stream must then yield exactly that
     /// many bytes). Nothing is visible under `key` until the whole stream is stored.

@@ -428,6 +428,16 @@ impl Backend for MetricsLayer {
         self.record(Op::GetStream, start, result)
     }
 
+    async fn get_to_file(&self, key: &Key, file: Arc<std::fs::File>) -> Result<ObjectMeta> {
+        // Counted as a streamed read of the whole value (which may never pass through memory).
+        let start = Instant::now();
+        let result = self.inner.get_to_file(key, file).await;
+        if let Ok(meta) = &result {
+            self.children.read_get_stream.inc_by(meta.size);
+        }
+        self.record(Op::GetStream, start, result)
+    }
+
     fn get_ready(&self, key: &Key) -> Option<Bytes> {
         // The no-I/O fast path: a hit costs two relaxed atomic adds and no clock read; a miss is
         // not counted (the get that follows is). See the module documentation.

@@ -6,7 +6,7 @@
 //!   local disk against a durable copy (read the file, write a temp file, fsync, rename, fsync the
 //!   folder), SeaweedFS against raw object_store's `WriteMultipart` from the same file with the
 //!   same part size and parts in flight.
-//! - `read_to_writer` (what `objstore get -o` and `export` do per object) into a file: local disk
+//! - `read_to_file` (what `objstore get -o` and `export` do per object) into a file: local disk
 //!   against `std::fs::copy`, SeaweedFS against raw object_store's streaming get into a file.
 //! - a parquet-style read of a 256 MiB object on SeaweedFS through `ObjectStoreAdapter`: the last
 //!   8 bytes, the 64 KiB footer before them, one 4 MiB column chunk; against the same three
@@ -121,16 +121,16 @@ pub fn run(config: &Config) -> Vec<Row> {
 
     let out = base.join("out.bin");
     let to_writer = || {
-        let mut file = std::fs::File::create(&out).unwrap();
-        let written = rt.block_on(store.read_to_writer("models/model.bin", &mut tokio_file(&mut file))).unwrap();
-        assert_eq!(written, size as u64);
+        let file = std::fs::File::create(&out).unwrap();
+        let meta = rt.block_on(store.read_to_file("models/model.bin", &file)).unwrap();
+        assert_eq!(meta.size, size as u64);
     };
     let cp = || {
         std::fs::copy(&model, base.join("cp.bin")).unwrap();
     };
     let timed = compare(&rounds, 1, |_| to_writer(), |_| cp());
     let memory = (peak_growth(to_writer), peak_growth(cp));
-    rows.push(large_row("read_to_writer (get -o, export), local", size, timed, "std::fs::copy (cp)", memory));
+    rows.push(large_row("read_to_file (get -o, export), local", size, timed, "std::fs::copy (cp)", memory));
     let _ = std::fs::remove_file(&copy_to);
 
     // ----- SeaweedFS -----
@@ -182,9 +182,9 @@ pub fn run(config: &Config) -> Vec<Row> {
     ));
 
     let to_writer = || {
-        let mut file = std::fs::File::create(&out).unwrap();
-        let written = rt.block_on(s3.read_to_writer("models/model.bin", &mut tokio_file(&mut file))).unwrap();
-        assert_eq!(written, size as u64);
+        let file = std::fs::File::create(&out).unwrap();
+        let meta = rt.block_on(s3.read_to_file("models/model.bin", &file)).unwrap();
+        assert_eq!(meta.size, size as u64);
     };
     let raw_get = || {
         rt.block_on(async {
@@ -199,7 +199,7 @@ pub fn run(config: &Config) -> Vec<Row> {
     let timed = compare(&rounds, 1, |_| to_writer(), |_| raw_get());
     let memory = (peak_growth(to_writer), peak_growth(raw_get));
     rows.push(large_row(
-        "read_to_writer (get -o, export), SeaweedFS",
+        "read_to_file (get -o, export), SeaweedFS",
         size,
         timed,
         "raw object_store streaming get",
@@ -279,35 +279,4 @@ fn parquet_reads(
 fn parquet_reads(_: &tokio::runtime::Runtime, _: &Config, _: &str, _: &str, _: &str, _: &str) -> Vec<Row> {
     eprintln!("no parquet row: build the bench with --features object-store-compat (cargo xtask bench does)");
     Vec::new()
-}
-
-/// A std file as a tokio writer (blocking writes; the bench has no other work on its threads).
-fn tokio_file(file: &mut std::fs::File) -> impl tokio::io::AsyncWrite + Unpin + '_ {
-    SyncWriter(file)
-}
-
-struct SyncWriter<'a>(&'a mut std::fs::File);
-
-impl tokio::io::AsyncWrite for SyncWriter<'_> {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::task::Poll::Ready(self.0.write(buf))
-    }
-
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(self.0.flush())
-    }
-
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        _: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::task::Poll::Ready(Ok(()))
-    }
 }

@@ -12,7 +12,7 @@ use store_core::key::{is_segment, normalise_prefix};
 use store_core::raw::io::offload;
 
 use super::plan::{Decision, Outcome, Plan, finish, run};
-use super::streamed::{STREAM_ABOVE, file_hash, stored_hash, write_stream_to_file};
+use super::streamed::{STREAM_ABOVE, export_to_file, file_hash, stored_hash};
 use super::{
     Compare, Direction, EXPORT_TEMP_PREFIX, MAX_FILE_NAME_BYTES, Rejection, RejectionKind, TransferOptions,
     TransferSummary,
@@ -168,13 +168,9 @@ async fn export_streamed(store: ObjectStore, job: ExportJob, dry_run: bool) -> R
     if dry_run {
         return Ok(Outcome::Copied);
     }
-    let stream = match store.read_stream(job.key.as_str(), None).await {
-        Ok(stream) => stream,
-        Err(Error::NotFound { .. }) => return Ok(Outcome::Skipped),
-        Err(e) => return Err(e),
-    };
-    match write_stream_to_file(&job.path, stream.body, stream.meta.modified).await {
+    match export_to_file(&store, job.key.as_str(), &job.path).await {
         Ok(()) => Ok(Outcome::Copied),
+        Err(Error::NotFound { .. }) => Ok(Outcome::Skipped),
         Err(Error::Io { source, .. }) if place_taken(&source) => Ok(Outcome::Rejected(Rejection::new(
             job.key.as_str(),
             RejectionKind::Conflict,

@@ -7,10 +7,9 @@
 //! which is what it takes from the run's byte budget. `--checksum` compares such values by
 //! hashing both sides as they stream.
 
-use std::io::{self, Write as _};
+use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::SystemTime;
 
 use futures::TryStreamExt;
 use store_core::raw::ByteStream;
@@ -66,19 +65,17 @@ pub(super) async fn file_hash(path: &Path) -> Result<Option<(u64, u64)>> {
     Ok(Some(hash_stream(store_core::raw::io::file_stream(file, path)).await?))
 }
 
-/// Writes `body` to `path` atomically: a temp file beside it, written chunk by chunk, stamped with
-/// `modified`, renamed over it. Nothing is left behind when the stream or a write fails.
-pub(super) async fn write_stream_to_file(
-    path: &Path,
-    mut body: ByteStream,
-    modified: Option<SystemTime>,
-) -> Result<()> {
+/// Writes `key`'s value to `path` atomically: a temp file beside it, filled by
+/// [`ObjectStore::read_to_file`] (the kernel's copy on local disk, chunks elsewhere), stamped with
+/// the value's modification time, renamed over it. Nothing is left behind when the read or a
+/// write fails; `NotFound` when the key is gone.
+pub(super) async fn export_to_file(store: &ObjectStore, key: &str, path: &Path) -> Result<()> {
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let parent = path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let temp =
         parent.join(format!("{EXPORT_TEMP_PREFIX}{}-s{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed)));
     let cannot = |e: io::Error| Error::io(format!("cannot write '{}'", path.display()), e);
-    let mut file = {
+    let file = {
         let (parent, temp) = (parent.clone(), temp.clone());
         offload(move || {
             std::fs::create_dir_all(&parent).and_then(|()| std::fs::File::create_new(&temp)).map_err(cannot_io)
@@ -86,16 +83,10 @@ pub(super) async fn write_stream_to_file(
         .await?
     };
     let written: Result<()> = async {
-        while let Some(chunk) = body.try_next().await? {
-            file = offload(move || {
-                file.write_all(&chunk).map_err(cannot_io)?;
-                Ok(file)
-            })
-            .await?;
-        }
+        let meta = store.read_to_file(key, &file).await?;
         let (temp, path) = (temp.clone(), path.to_path_buf());
         offload(move || {
-            if let Some(modified) = modified {
+            if let Some(modified) = meta.modified {
                 file.set_modified(modified).map_err(cannot_io)?;
             }
             drop(file);

@@ -4,8 +4,9 @@
 //! whenever the value does. Layers (cache, limits, access) wrap a backend and are backends
 //! themselves; a layer must forward every call explicitly. The default methods are shortcuts
 //! whose absence costs only speed: [`Backend::version_now`] (a cache then revalidates with a
-//! conditional get), [`Backend::get_into`] (the caller then copies the value) and
-//! [`Backend::put_in_place`] (a file written in place is then streamed); layers forward them too.
+//! conditional get), [`Backend::get_into`] (the caller then copies the value),
+//! [`Backend::put_in_place`] and [`Backend::get_to_file`] (a file is then streamed); layers
+//! forward them too.
 //! The values that cross the contract live in [`crate::object`] and are re-exported here.
 
 use std::any::Any;
@@ -50,7 +51,7 @@ impl Debug for StoreLock {
 /// Keys are valid and normal by construction ([`Key`]). Listings are sorted by key (byte
 /// order) and never include the store's own files. Every method is forwarded explicitly by
 /// layers, the ones with a default ([`Backend::version_now`], [`Backend::get_into`],
-/// [`Backend::put_in_place`]) included.
+/// [`Backend::put_in_place`], [`Backend::get_to_file`]) included.
 #[async_trait]
 pub trait Backend: Debug + Send + Sync + 'static {
     /// A name for messages and metrics, usually the URL it was opened with.
@@ -115,6 +116,17 @@ pub trait Backend: Debug + Send + Sync + 'static {
         if_match: Option<&Version>,
     ) -> Result<ObjectStream>;
 
+    /// Writes `key`'s whole value into `file` at its current position (a file the caller made
+    /// for it, typically a temp file it renames into place), without holding the value in
+    /// memory. The bytes are exactly the version in the answer; a value changed meanwhile is an
+    /// error, never a mix (the file then holds part of a value: the caller discards it). The
+    /// default writes [`Backend::get_stream`]'s chunks ([`stream_to_file`]); local disk copies
+    /// in the kernel (`copy_file_range`).
+    async fn get_to_file(&self, key: &Key, file: Arc<std::fs::File>) -> Result<ObjectMeta> {
+        let stream = self.get_stream(key, None, None).await?;
+        stream_to_file(key, stream, file).await
+    }
+
     /// The value of `key` right now, without I/O or waiting, when that is possible (a fresh cache
     /// hit, an in-memory map). `None` means "ask [`Backend::get`]", never "absent".
     fn get_ready(&self, key: &Key) -> Option<Bytes>;
@@ -170,6 +182,23 @@ pub async fn get_object(backend: &dyn Backend, key: &Key) -> Result<Object> {
         GetResult::Found(object) => Ok(object),
         GetResult::NotModified => Err(not_modified_unasked(backend.name(), key)),
     }
+}
+
+/// Writes the chunks of `stream` (a read of `key`) into `file` at its position, each write on a
+/// thread that may block (see [`crate::raw::io::offload`]); the stream's metadata once all are
+/// written.
+pub async fn stream_to_file(key: &Key, stream: ObjectStream, file: Arc<std::fs::File>) -> Result<ObjectMeta> {
+    use futures::TryStreamExt as _;
+    use std::io::Write as _;
+    let mut body = stream.body;
+    while let Some(chunk) = body.try_next().await? {
+        let (file, key) = (file.clone(), KeyBuf::from(key));
+        crate::raw::io::offload(move || {
+            (&*file).write_all(&chunk).map_err(|e| crate::Error::io(format!("cannot write '{key}' out"), e))
+        })
+        .await?;
+    }
+    Ok(stream.meta)
 }
 
 /// The error for a backend that answered "not modified" to a read without a condition.

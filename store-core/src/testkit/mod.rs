@@ -145,6 +145,7 @@ macro_rules! behaviour_suite {
             conditional_deletes_race_saves,
             ranged_reads,
             reads_into_caller_memory,
+            reads_to_files,
             ranged_reads_through_the_cache,
             streamed_round_trips,
             failed_streamed_saves_leave_nothing,

@@ -79,6 +79,11 @@ impl Backend for AccessLayer {
         self.inner.put_in_place(key, size, mode).await
     }
 
+    async fn get_to_file(&self, key: &Key, file: Arc<std::fs::File>) -> Result<ObjectMeta> {
+        self.allow(Operation::Read)?;
+        self.inner.get_to_file(key, file).await
+    }
+
     async fn get_into(&self, key: &Key, alloc: &dyn ValueAllocator) -> Result<Object> {
         self.allow(Operation::Read)?;
         self.inner.get_into(key, alloc).await

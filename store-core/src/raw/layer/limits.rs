@@ -765,6 +765,10 @@ impl Backend for LimitsLayer {
         to_completion(async move { state.put_sized(&key, Body::InPlace(size), &mode).await }).await
     }
 
+    async fn get_to_file(&self, key: &Key, file: Arc<std::fs::File>) -> Result<ObjectMeta> {
+        self.state.inner.get_to_file(key, file).await
+    }
+
     async fn get_into(&self, key: &Key, alloc: &dyn ValueAllocator) -> Result<Object> {
         self.state.inner.get_into(key, alloc).await
     }

@@ -10,6 +10,7 @@ mod ranges;
 mod read_into;
 mod stack;
 mod streams;
+mod to_files;
 mod values;
 
 pub use access::*;
@@ -22,6 +23,7 @@ pub use ranges::*;
 pub use read_into::*;
 pub use stack::*;
 pub use streams::*;
+pub use to_files::*;
 pub use values::*;
 
 use bytes::Bytes;

@@ -43,7 +43,7 @@ use crate::key::{Key, KeyBuf};
 use crate::options::{CacheOptions, CachePolicy};
 use crate::raw::backend::{
     Backend, ByteRange, ByteStream, Capabilities, GetOptions, GetResult, Object, ObjectMeta, ObjectStream, PutMode,
-    RangeRead, StoreLock, Usage, Version, chunked, not_modified_unasked, resolve_range,
+    RangeRead, StoreLock, Usage, Version, chunked, not_modified_unasked, resolve_range, stream_to_file,
 };
 use crate::raw::detach::{cancel_on_drop, to_completion};
 use crate::raw::ledger::UsageLedger;
@@ -422,6 +422,22 @@ impl Backend for CacheLayer {
 
     async fn get_into(&self, key: &Key, alloc: &dyn ValueAllocator) -> Result<Object> {
         self.state.get_into(key, alloc).await
+    }
+
+    async fn get_to_file(&self, key: &Key, file: Arc<std::fs::File>) -> Result<ObjectMeta> {
+        // A cached value is written from memory; a read into a file never fills the cache.
+        let s = &self.state;
+        if let Some(cached) = s.servable(key).await? {
+            s.counters.hit();
+            let stream = ObjectStream {
+                meta: cached.meta.clone(),
+                range: 0..cached.meta.size,
+                body: chunked(cached.bytes.clone(), 1 << 20),
+            };
+            return stream_to_file(key, stream, file).await;
+        }
+        s.counters.miss();
+        s.inner.get_to_file(key, file).await
     }
 
     async fn get_range(&self, key: &Key, range: &ByteRange, if_match: Option<&Version>) -> Result<RangeRead> {
