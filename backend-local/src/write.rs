@@ -510,36 +510,26 @@ pub(crate) async fn put_stream(
         offload(move || inner.begin_save(&key)).await?
     };
     let mut check = SizeCheck::new(size);
-    let mut gathered = bytes::BytesMut::new();
+    let mut gather = store_core::raw::gather::Gather::new(STREAM_WRITE_CHUNK);
     let mut next = body.next().await.transpose()?;
     loop {
-        let done = next.is_none();
-        let ready = match next.take() {
-            Some(chunk) => {
-                check.add(&key, chunk.len())?;
-                if gathered.is_empty() && chunk.len() >= STREAM_WRITE_CHUNK {
-                    Some(chunk)
-                } else {
-                    gathered.extend_from_slice(&chunk);
-                    (gathered.len() >= STREAM_WRITE_CHUNK).then(|| gathered.split().freeze())
-                }
-            }
-            None => (!gathered.is_empty()).then(|| gathered.split().freeze()),
-        };
-        if done {
-            if let Some(data) = ready {
-                pending = offload(move || pending.write(&data).map(|()| pending)).await?;
-            }
-            break;
+        let end = next.is_none();
+        if let Some(chunk) = &next {
+            check.add(&key, chunk.len())?;
         }
-        match ready {
-            Some(data) => {
-                let write = offload(move || pending.write(&data).map(|()| pending));
+        match (gather.push(next.take()), end) {
+            (Some(piece), false) => {
+                let write = offload(move || pending.write(&piece).map(|()| pending));
                 let (written, following) = futures::join!(write, body.next());
                 pending = written?;
                 next = following.transpose()?;
             }
-            None => next = body.next().await.transpose()?,
+            (Some(piece), true) => {
+                pending = offload(move || pending.write(&piece).map(|()| pending)).await?;
+                break;
+            }
+            (None, true) => break,
+            (None, false) => next = body.next().await.transpose()?,
         }
     }
     check.finish(&key)?;

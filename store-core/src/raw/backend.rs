@@ -184,21 +184,61 @@ pub async fn get_object(backend: &dyn Backend, key: &Key) -> Result<Object> {
     }
 }
 
-/// Writes the chunks of `stream` (a read of `key`) into `file` at its position, each write on a
-/// thread that may block (see [`crate::raw::io::offload`]); the stream's metadata once all are
-/// written.
+/// Writes the chunks of `stream` (a read of `key`) into `file` at its position, in batches of
+/// 1 MiB or more written with one vectored write each (no copy of the chunks), on a thread that
+/// may block (see [`crate::raw::io::offload`]) while the next chunks arrive; the stream's
+/// metadata once all are written.
 pub async fn stream_to_file(key: &Key, stream: ObjectStream, file: Arc<std::fs::File>) -> Result<ObjectMeta> {
     use futures::TryStreamExt as _;
-    use std::io::Write as _;
-    let mut body = stream.body;
-    while let Some(chunk) = body.try_next().await? {
+    const BATCH: usize = 1 << 20;
+    let write = |batch: Vec<Bytes>| {
         let (file, key) = (file.clone(), KeyBuf::from(key));
         crate::raw::io::offload(move || {
-            (&*file).write_all(&chunk).map_err(|e| crate::Error::io(format!("cannot write '{key}' out"), e))
+            write_all_vectored(&file, &batch).map_err(|e| crate::Error::io(format!("cannot write '{key}' out"), e))
         })
-        .await?;
+    };
+    let mut body = stream.body;
+    let (mut batch, mut batched) = (Vec::new(), 0usize);
+    let mut next = body.try_next().await?;
+    loop {
+        let end = next.is_none();
+        if let Some(chunk) = next.take() {
+            batched += chunk.len();
+            batch.push(chunk);
+        }
+        let full = batched >= BATCH || (end && batched > 0);
+        match (full, end) {
+            (true, false) => {
+                batched = 0;
+                let (written, following) = futures::join!(write(std::mem::take(&mut batch)), body.try_next());
+                written?;
+                next = following?;
+            }
+            (true, true) => {
+                write(batch).await?;
+                break;
+            }
+            (false, true) => break,
+            (false, false) => next = body.try_next().await?,
+        }
     }
     Ok(stream.meta)
+}
+
+/// Writes every byte of `chunks`, in order, with vectored writes.
+fn write_all_vectored(mut file: &std::fs::File, chunks: &[Bytes]) -> std::io::Result<()> {
+    use std::io::{IoSlice, Write as _};
+    let mut slices: Vec<IoSlice<'_>> = chunks.iter().filter(|c| !c.is_empty()).map(|c| IoSlice::new(c)).collect();
+    let mut slices = &mut slices[..];
+    while !slices.is_empty() {
+        match file.write_vectored(slices) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// The error for a backend that answered "not modified" to a read without a condition.

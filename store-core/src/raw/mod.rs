@@ -8,6 +8,7 @@
 //! - [`ledger`]: usage figures shared between handles, which limits count against.
 //! - [`io`]: where blocking system calls run ([`io::offload`]).
 //! - [`detach`]: saves and deletes that end once started, also when their caller gives up.
+//! - [`gather`]: a chunk stream in pieces sized for writing.
 //! - [`memory`]: the in-memory backend, a small complete example of the contract.
 //! - [`value_buffer`]: memory a caller provides for a whole value ([`Backend::get_into`]).
 //!
@@ -18,6 +19,7 @@
 
 pub mod backend;
 pub mod detach;
+pub mod gather;
 pub mod io;
 pub mod layer;
 pub mod ledger;
