@@ -59,10 +59,12 @@ impl Inner {
         let mut check = SizeCheck::new(size);
         let threshold = usize::try_from(self.options.multipart_threshold).unwrap_or(usize::MAX);
         let conditional = *mode != PutMode::Overwrite;
-        // Gather up to the threshold: a small value (or any conditional one) is one PUT.
+        // Gather up to the threshold: a small value (or any conditional one) is one PUT. A value
+        // known to be large goes straight to parts (no threshold's worth held beside them).
+        let known_large = !conditional && size.is_some_and(|size| size >= threshold as u64);
         let mut gathered = Vec::new();
         let mut ended = false;
-        while conditional || gathered.len() < threshold {
+        while !known_large && (conditional || gathered.len() < threshold) {
             match body.next().await.transpose()? {
                 Some(chunk) => {
                     check.add(key, chunk.len())?;
