@@ -62,6 +62,7 @@
 
 mod durable_dirs;
 mod error;
+mod file_copy;
 mod group_commit;
 mod in_place;
 mod internal;

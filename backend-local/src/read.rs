@@ -122,11 +122,7 @@ impl Inner {
         let open = self.open_current(key, None)?;
         match usize::try_from(open.size()).ok().and_then(|len| alloc.allocate(len)) {
             Some(buffer) => open.read_into(key, buffer),
-            None => {
-                let buf = open.buffer(key)?;
-                let bytes = read_to_end(&open.fd, buf).map_err(|e| os_error(format!("cannot read '{key}'"), e))?;
-                Ok(open.found(key, bytes))
-            }
+            None => open.read_object(key),
         }
     }
 
@@ -220,49 +216,16 @@ impl OpenObject {
         &self.fd
     }
 
-    /// Copies the whole file into `out` at its position, in the kernel (`copy_file_range`), or
-    /// through a buffer where the file systems cannot; then checks the file still holds the
-    /// version it was opened with (a file changed in place meanwhile is an error, as for a
-    /// stream). Blocks.
+    /// Copies the whole file into `out` at its position, by the kernel where it can (see
+    /// `file_copy.rs`); then checks the file still holds the version it was opened with (a file
+    /// changed in place meanwhile is an error, as for a stream). Blocks.
     pub(crate) fn copy_to(&self, key: &Key, out: &std::fs::File) -> Result<ObjectMeta> {
-        let failed = |e| os_error(format!("cannot copy '{key}' out"), e);
-        let size = self.size();
-        let mut at = 0u64;
-        while at < size {
-            let want = usize::try_from(size - at).unwrap_or(usize::MAX).min(1 << 30);
-            match retry_intr(|| fs::copy_file_range(&self.fd, Some(&mut at), out, None, want)) {
-                Ok(0) => break,
-                Ok(_) => {}
-                // No in-kernel copy between these files: through a buffer.
-                Err(Errno::XDEV | Errno::NOSYS | Errno::OPNOTSUPP | Errno::INVAL) => {
-                    self.copy_buffered(at, size, out).map_err(failed)?;
-                    at = size;
-                }
-                Err(e) => return Err(failed(e)),
-            }
-        }
-        if at != size || !self.unchanged() {
+        let copied = crate::file_copy::copy_start(&self.fd, out, self.size())
+            .map_err(|e| os_error(format!("cannot copy '{key}' out"), e))?;
+        if copied != self.size() || !self.unchanged() {
             return Err(changed_while_read(key));
         }
         Ok(self.meta(key))
-    }
-
-    /// Copies bytes `from..to` of the file into `out` through a buffer.
-    fn copy_buffered(&self, from: u64, to: u64, out: &std::fs::File) -> std::result::Result<(), Errno> {
-        use std::io::Write as _;
-        let mut buf = vec![0u8; STREAM_CHUNK as usize];
-        let mut at = from;
-        while at < to {
-            let want = usize::try_from(to - at).unwrap_or(usize::MAX).min(buf.len());
-            let n = retry_intr(|| rustix::io::pread(&self.fd, &mut buf[..want], at))?;
-            if n == 0 {
-                return Ok(());
-            }
-            let mut out = out;
-            out.write_all(&buf[..n]).map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
-            at += n as u64;
-        }
-        Ok(())
     }
 
     /// The file's size when it was opened.
@@ -272,8 +235,14 @@ impl OpenObject {
 
     /// Reads the whole file.
     pub(crate) fn read(self, key: &Key) -> Result<GetResult> {
+        self.read_object(key).map(GetResult::Found)
+    }
+
+    /// Reads the whole file, as the object it holds.
+    fn read_object(self, key: &Key) -> Result<Object> {
         let buf = self.buffer(key)?;
-        self.finish(key, buf)
+        let bytes = read_to_end(&self.fd, buf).map_err(|e| os_error(format!("cannot read '{key}'"), e))?;
+        Ok(self.found(key, bytes))
     }
 
     /// An empty buffer with room for the whole file. A size from the file system is not a promise

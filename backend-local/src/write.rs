@@ -31,7 +31,7 @@ use crate::locks::retry_intr;
 use crate::root::Root;
 use crate::version::{self, Mtime, VersionFields, modified_of, version_of};
 use crate::writeout::write_out;
-use crate::{Inner, durable_dirs, group_commit, stat_object};
+use crate::{Inner, durable_dirs, file_copy, group_commit, stat_object};
 
 /// How many times a save starts over when its folder is removed under it.
 const ATTEMPTS: usize = 8;
@@ -161,55 +161,23 @@ impl PendingSave {
 
 impl PendingSave {
     /// Appends the first `len` bytes of `source` (read from its start, whatever its position),
-    /// copied by the kernel (`copy_file_range`: no byte passes through this process; a reflink
-    /// where the file system shares extents), or through a buffer where the file systems cannot.
-    /// A source shorter than `len` is a `Conflict`: it changed while it was copied.
+    /// copied by the kernel where it can (see `file_copy.rs`). A source shorter than `len` is a
+    /// `Conflict`: it changed while it was copied.
     pub(crate) fn copy_from(&mut self, source: &OwnedFd, len: u64) -> Result<()> {
-        let key = self.key.clone();
-        let failed = |e| os_error(format!("cannot save '{key}': cannot copy its file"), e);
-        let mut at = 0u64;
-        while at < len {
-            let want = usize::try_from(len - at).unwrap_or(usize::MAX).min(1 << 30);
-            match retry_intr(|| fs::copy_file_range(source, Some(&mut at), &self.temp.fd, None, want)) {
-                Ok(0) => return Err(crate::read::changed_while_read(&key)),
-                Ok(_) => {}
-                // No in-kernel copy between these files here: copy through a buffer instead.
-                Err(Errno::XDEV | Errno::NOSYS | Errno::OPNOTSUPP | Errno::INVAL) => {
-                    match self.copy_buffered(source, at, len) {
-                        Err(Errno::NODATA) => return Err(crate::read::changed_while_read(&key)),
-                        other => other.map_err(failed)?,
-                    }
-                    at = len;
-                }
-                Err(e) => return Err(failed(e)),
-            }
+        let copied = file_copy::copy_start(source, &self.temp.fd, len)
+            .map_err(|e| os_error(format!("cannot save '{}': cannot copy its file", self.key), e))?;
+        if copied < len {
+            return Err(crate::read::changed_while_read(&self.key));
         }
         self.written += len;
         Ok(())
     }
 
-    /// [`PendingSave::copy_buffered`] of a whole source, for tests of the fallback.
+    /// Appends the first `len` bytes of `source` through a buffer, for tests of the fallback.
     #[cfg(test)]
     pub(crate) fn copy_buffered_for_test(&mut self, source: &OwnedFd, len: u64) -> std::result::Result<(), Errno> {
-        self.copy_buffered(source, 0, len)?;
+        file_copy::copy_buffered(source, &self.temp.fd, 0, len)?;
         self.written += len;
-        Ok(())
-    }
-
-    /// Appends bytes `from..len` of `source` through a buffer.
-    fn copy_buffered(&mut self, source: &OwnedFd, from: u64, len: u64) -> std::result::Result<(), Errno> {
-        let mut buf = vec![0u8; 1 << 20];
-        let mut at = from;
-        while at < len {
-            let want = usize::try_from(len - at).unwrap_or(usize::MAX).min(buf.len());
-            let n = retry_intr(|| rustix::io::pread(source, &mut buf[..want], at))?;
-            if n == 0 {
-                // Shorter than it was: the caller's check of the size reports it.
-                return Err(Errno::NODATA);
-            }
-            self.temp.write_all(&buf[..n])?;
-            at += n as u64;
-        }
         Ok(())
     }
 }
