@@ -128,6 +128,15 @@ struct Ctx {
 
 type Op = fn(ObjectStore, Ctx) -> BoxFuture<'static, Result<()>>;
 
+/// A caller's allocator that declines every buffer (the read then uses its own).
+struct Declines;
+
+impl store_core::raw::ValueAllocator for Declines {
+    fn allocate(&self, _: usize) -> Option<Box<dyn store_core::raw::ValueBuffer>> {
+        None
+    }
+}
+
 fn ignore<T>(r: Result<T>) -> Result<()> {
     r.map(|_| ())
 }
@@ -141,6 +150,15 @@ fn operations(kind: Kind) -> Vec<(&'static str, Need, Op)> {
         ("read", Need::Read, |s, _| Box::pin(async move { ignore(s.read("existing").await) })),
         ("read_bytes", Need::Read, |s, _| Box::pin(async move { ignore(s.read_bytes("existing").await) })),
         ("read_object", Need::Read, |s, _| Box::pin(async move { ignore(s.read_object("existing").await) })),
+        ("read_bytes_into", Need::Read, |s, _| {
+            Box::pin(async move { ignore(s.read_bytes_into("existing", &Declines).await) })
+        }),
+        ("read_to_file", Need::Read, |s, _| {
+            Box::pin(async move {
+                let file = tempfile::tempfile().map_err(|e| Error::io("cannot make a temp file", e))?;
+                ignore(s.read_to_file("existing", &file).await)
+            })
+        }),
         ("read_object_with", Need::Read, |s, c| {
             Box::pin(async move {
                 ignore(s.read_object_with("existing", &GetOptions { if_none_match: Some(c.version) }).await)
