@@ -8,30 +8,34 @@
 //! - The copy is the kernel's (`copy_file_range`) into a temp file in the key's folder, then the
 //!   commit of a put: fsync (when durable), stamp, rename, folder flush. The value never passes
 //!   through this process's memory, and what readers see changes once, at the rename.
-//! - The file must hold exactly the size the caller judged (limits decided on it): shorter or
-//!   longer is a `Conflict` that saves nothing; the temp file is removed.
+//! - The file must hold exactly the size the caller judged (limits decided on it), and the
+//!   version it was opened with until the copy ends (nothing wrote to it meanwhile, which could
+//!   mix two versions into the copy): otherwise a `Conflict` that saves nothing; the temp file is
+//!   removed.
 
-use rustix::io::Errno;
 use store_core::{Error, Key, ObjectMeta, PutMode, Result};
 
 use crate::Inner;
-use crate::error::os_error;
-use crate::locks::retry_intr;
+use crate::read::OpenObject;
 
 impl Inner {
     /// Saves `key`'s own file, of `size` bytes, as its value (see the module docs).
     pub(crate) fn put_in_place(&self, key: &Key, size: u64, mode: &PutMode) -> Result<ObjectMeta> {
         let source = self.open_current(key, None)?;
+        self.save_copy_of(key, source, size, mode)
+    }
+
+    /// Saves a copy of `source`, `key`'s own file opened for the save, judged at `size` bytes.
+    pub(crate) fn save_copy_of(&self, key: &Key, source: OpenObject, size: u64, mode: &PutMode) -> Result<ObjectMeta> {
         if source.size() != size {
             return Err(changed_size(key, size, source.size()));
         }
         let mut pending = self.begin_save(key)?;
         pending.copy_from(source.fd(), size)?;
-        let mut probe = [0u8; 1];
-        let more = retry_intr(|| rustix::io::pread(source.fd(), &mut probe, size))
-            .map_err(|e: Errno| os_error(format!("cannot save '{key}': cannot read its file"), e))?;
-        if more > 0 {
-            return Err(changed_size(key, size, size + 1));
+        // Written to while copied (grown, shrunk or rewritten in place): the copy may mix two
+        // versions; the version the file was opened with tells.
+        if !source.unchanged() {
+            return Err(crate::read::changed_while_read(key));
         }
         self.commit_save(pending, mode)
     }
@@ -116,6 +120,24 @@ mod tests {
             assert!(matches!(answer, Err(Error::Conflict { .. })), "judged at {judged}: {answer:?}");
         }
         assert_eq!(backend.head(&k).await.unwrap().version, before.version, "a refused save changed the file");
+        assert_eq!(leftovers(dir.path()), vec!["model.bin"]);
+    }
+
+    /// Another program rewriting the file in place (same size) between the open and the end of
+    /// the copy: the save is a `Conflict` and saves nothing, never a mix of two versions.
+    #[tokio::test]
+    async fn a_file_rewritten_while_saved_is_a_conflict() {
+        use std::os::unix::fs::FileExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let backend = LocalBackend::open(dir.path(), Durability::Buffered).await.unwrap();
+        let k = key("model.bin");
+        let path = backend.local_path(&k, true).await.unwrap().unwrap();
+        std::fs::write(&path, vec![b'a'; 100_000]).unwrap();
+        let source = backend.inner.open_current(&k, None).unwrap();
+        // Same size, other bytes in the first half: only the version tells.
+        std::fs::OpenOptions::new().write(true).open(&path).unwrap().write_at(&[b'b'; 50_000], 0).unwrap();
+        let answer = backend.inner.save_copy_of(&k, source, 100_000, &PutMode::Overwrite);
+        assert!(matches!(answer, Err(Error::Conflict { .. })), "{answer:?}");
         assert_eq!(leftovers(dir.path()), vec!["model.bin"]);
     }
 
