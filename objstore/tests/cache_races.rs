@@ -7,7 +7,8 @@
 //! - two saves of one key, with different values, at once;
 //! - a save and a delete of one key at once;
 //! - a save through the raw stack (`ObjectStore::backend`) whose future is dropped midway (a
-//!   timeout), which lands on disk anyway.
+//!   timeout), which lands on disk anyway;
+//! - saves, deletes and reads of many keys through a cache too small for them (evictions).
 //!
 //! After each round, the cached read (`read_bytes` of the Trust store) must equal what the
 //! backend holds, read through a second handle without a cache over the same storage. The
@@ -191,4 +192,55 @@ async fn a_save_racing_a_delete_leaves_the_cache_exact_in_memory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_save_leaves_the_cache_exact_on_disk() {
     assert_eq!(dropped_saves(&on_disk().await, "disk").await, 0);
+}
+
+/// Saves, deletes and reads of 32 keys from two tasks at once through a cache that holds about
+/// half of them, so that entries are evicted, remembered as ghosts and admitted again all the
+/// time while others stay: once the tasks end, every key's cached read equals the backend's
+/// value. (With the cache's removal of a key made a no-op, 2–3 keys differ in every run.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_under_eviction_pressure_stays_exact() {
+    let memory: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+    let small = CacheOptions { capacity_bytes: 16 * 1024, max_entry_bytes: 2048, policy: CachePolicy::Trust };
+    let cached = objstore::StoreBuilder::for_backend(memory.clone()).cache(small).build().await.unwrap();
+    let truth = objstore::StoreBuilder::for_backend(memory).cache(CacheOptions::DISABLED).build().await.unwrap();
+    let pair = Pair { cached, truth, rounds: 0, _dir: None };
+    const KEYS: u64 = 32;
+    let tasks: Vec<_> = (0..2u64)
+        .map(|task| {
+            let store = pair.cached.clone();
+            tokio::spawn(async move {
+                let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ task;
+                for op in 0..4000u64 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let key = format!("pressure/{}", x % KEYS);
+                    match (x >> 8) % 4 {
+                        0 => {
+                            let _ = store.delete(&key).await;
+                        }
+                        1 | 2 => {
+                            let len = 100 + (x >> 16) as usize % 1500;
+                            store.save_bytes(&key, Bytes::from(vec![(op % 251) as u8; len])).await.unwrap();
+                        }
+                        _ => {
+                            let _ = value(&store, &key).await;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut wrong = 0;
+    for k in 0..KEYS {
+        wrong += differs(&pair, &format!("pressure/{k}"), k as usize, "pressure").await;
+    }
+    let stats = pair.cached.cache_stats();
+    println!("pressure: {wrong} of {KEYS} keys differ; {stats:?}");
+    assert!(stats.is_some_and(|s| s.evictions > 0 && s.bytes <= 16 * 1024), "the cache was never full: {stats:?}");
+    assert_eq!(wrong, 0);
 }

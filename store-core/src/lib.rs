@@ -52,7 +52,7 @@
 //! metrics) go on top with [`StoreBuilder::layer`], so they see every call the facade makes,
 //! cache hits included.
 //!
-//! - **Cache** ([`CacheOptions`]): a moka cache bounded in bytes; [`CachePolicy::Revalidate`]
+//! - **Cache** ([`CacheOptions`]): a concurrent cache bounded in bytes; [`CachePolicy::Revalidate`]
 //!   (the default) checks the backend's version before serving, so changes made by other
 //!   processes are seen; [`CachePolicy::Trust`] is LEAN's behaviour; [`ObjectStore::clear`] empties it.
 //! - **Limits** ([`Limits`]): bytes, objects and object size, enforced atomically under

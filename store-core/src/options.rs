@@ -69,7 +69,7 @@ pub enum CachePolicy {
     Ttl(Duration),
 }
 
-/// The read cache: a moka cache bounded in bytes.
+/// The read cache: a concurrent cache bounded in bytes (entries evicted S3-FIFO-style).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheOptions {
     /// Most bytes the cache holds (values plus keys). `0` turns the cache off.

@@ -1,4 +1,4 @@
-//! The read cache: a moka cache bounded in bytes, in front of any backend.
+//! The read cache: a concurrent map bounded in bytes (`entries.rs`), in front of any backend.
 //!
 //! Values are shared as `Bytes`, so nobody can change what the cache holds. What a cached value
 //! is worth depends on [`CachePolicy`]: `Revalidate` asks the backend whether the cached version
@@ -24,6 +24,7 @@
 //! `stats` on; evictions, bytes and entries are always exact.
 
 mod counters;
+mod entries;
 mod order;
 
 use std::path::PathBuf;
@@ -37,6 +38,7 @@ use futures::stream::BoxStream;
 
 pub use self::counters::CacheStats;
 use self::counters::Counters;
+use self::entries::Entries;
 use self::order::{ReadStart, Stripes, WriteStart};
 use crate::error::{Error, Result};
 use crate::key::{Key, KeyBuf};
@@ -58,7 +60,7 @@ pub struct CacheLayer {
 #[derive(Debug)]
 struct State {
     inner: Arc<dyn Backend>,
-    cache: moka::sync::Cache<KeyBuf, Arc<Cached>, foldhash::fast::RandomState>,
+    cache: Entries,
     options: CacheOptions,
     /// The order of writes and fills; see `order.rs`.
     stripes: Stripes,
@@ -78,33 +80,17 @@ impl CacheLayer {
     /// Wraps `inner` with a cache configured by `options`.
     pub fn new(inner: Arc<dyn Backend>, options: CacheOptions) -> CacheLayer {
         let counters = Arc::new(Counters::default());
-        let on_evict = counters.clone();
-        let cache = moka::sync::Cache::builder()
-            .max_capacity(options.capacity_bytes)
-            .weigher(|k: &KeyBuf, v: &Arc<Cached>| {
-                u32::try_from(k.as_str().len() + v.bytes.len() + 96).unwrap_or(u32::MAX)
-            })
-            // Called when moka removes an entry (during its housekeeping, not on the read path).
-            .eviction_listener(move |_key, _value, cause: moka::notification::RemovalCause| {
-                if cause.was_evicted() {
-                    on_evict.evictions.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-            // A seeded fast hash: a cache hit is mostly hashing the key, and SipHash costs more
-            // than the rest of our hit path; the random seed keeps crafted keys from colliding.
-            .build_with_hasher(foldhash::fast::RandomState::default());
+        let cache = Entries::new(&options, counters.clone());
         let state = State { inner, cache, options, stripes: Stripes::new(), epoch: Instant::now(), counters };
         CacheLayer { state: Arc::new(state) }
     }
 
     /// What the cache has done (hits and misses since the first call of `stats`, evictions since
     /// it was made) and what it holds now (bytes, entries). The first call turns the hit and
-    /// miss counters on (see the module documentation). Settles moka's pending housekeeping
-    /// first, so the figures are current; meant for monitoring, not for a hot loop.
+    /// miss counters on (see the module documentation).
     pub fn stats(&self) -> CacheStats {
         let s = &self.state;
         s.counters.counting.store(true, Ordering::Relaxed);
-        s.cache.run_pending_tasks();
         CacheStats {
             hits: s.counters.hits.get(),
             misses: s.counters.misses.get(),
@@ -116,7 +102,7 @@ impl CacheLayer {
 
     /// Drops every cached value.
     pub fn clear(&self) {
-        self.state.cache.invalidate_all();
+        self.state.cache.clear();
     }
 
     /// Drops the cached value of one key (and keeps a read already under way from putting it
@@ -127,13 +113,11 @@ impl CacheLayer {
 
     /// The number of cached values.
     pub fn entry_count(&self) -> u64 {
-        self.state.cache.run_pending_tasks();
         self.state.cache.entry_count()
     }
 
     /// The bytes the cache holds (values, keys and a fixed overhead per entry).
     pub fn weighted_size(&self) -> u64 {
-        self.state.cache.run_pending_tasks();
         self.state.cache.weighted_size()
     }
 }
@@ -193,6 +177,15 @@ impl State {
         }
     }
 
+    /// Stamps `entry` as confirmed current by the backend now. Only `Ttl` reads the stamp, so
+    /// the other policies skip the clock (a revalidated hit is a `stat` and little else).
+    #[inline]
+    fn confirmed(&self, entry: &Cached) {
+        if matches!(self.options.policy, CachePolicy::Ttl(_)) {
+            entry.checked_at.store(self.now(), Ordering::Relaxed);
+        }
+    }
+
     fn cacheable(&self, len: usize) -> bool {
         len as u64 <= self.options.max_entry_bytes
     }
@@ -248,7 +241,7 @@ impl State {
     fn still_current(&self, key: &Key, cached: &Cached) -> Result<Option<bool>> {
         match self.inner.version_now(key) {
             Some(Ok(version)) if version == cached.meta.version => {
-                cached.checked_at.store(self.now(), Ordering::Relaxed);
+                self.confirmed(cached);
                 Ok(Some(true))
             }
             Some(Ok(_)) => Ok(Some(false)),
@@ -277,7 +270,7 @@ impl State {
         }
         match self.inner.head(key).await {
             Ok(meta) if meta.version == cached.meta.version => {
-                cached.checked_at.store(self.now(), Ordering::Relaxed);
+                self.confirmed(&cached);
                 Ok(Some(cached))
             }
             Ok(_) => Ok(None),
@@ -312,7 +305,7 @@ impl State {
         match self.inner.get(key, &revalidate).await {
             Ok(GetResult::NotModified) => {
                 self.counters.hit();
-                cached.checked_at.store(self.now(), Ordering::Relaxed);
+                self.confirmed(&cached);
                 Ok(answer(&cached, opts))
             }
             Ok(GetResult::Found(object)) => {
@@ -338,7 +331,7 @@ impl State {
     /// the cache as [`State::read_through`] does); a key with an entry takes the path of
     /// [`State::get`], which may answer from the entry (the caller then copies it).
     async fn get_into(&self, key: &Key, alloc: &dyn ValueAllocator) -> Result<Object> {
-        if self.cache.contains_key(key) {
+        if self.cache.contains(key) {
             return match self.get(key, &GetOptions::default()).await? {
                 GetResult::Found(object) => Ok(object),
                 GetResult::NotModified => Err(not_modified_unasked(self.inner.name(), key)),

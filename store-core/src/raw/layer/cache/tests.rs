@@ -128,3 +128,38 @@ async fn revalidate_answers_not_modified_without_rereading() {
     let opts = GetOptions { if_none_match: Some(meta.version) };
     assert!(matches!(cache.get(&key("k"), &opts).await.unwrap(), GetResult::NotModified));
 }
+
+#[tokio::test]
+async fn the_largest_cacheable_value_under_the_longest_key_is_cached() {
+    // The map is split in shards; each must still hold the heaviest entry the options allow.
+    let options = CacheOptions { policy: CachePolicy::Trust, ..CacheOptions::default() };
+    let (_, cache) = layer(options.capacity_bytes, options.max_entry_bytes, options.policy);
+    let long = key(&"k".repeat(crate::key::MAX_KEY_BYTES));
+    let largest = Bytes::from(vec![7u8; options.max_entry_bytes as usize]);
+    cache.put(&long, largest.clone(), &PutMode::Overwrite).await.unwrap();
+    assert!(cache.get_ready(&long).is_some_and(|b| b == largest), "the largest cacheable value was not cached");
+    for (capacity, max_entry) in [(64 * 1024, 8 * 1024), (1 << 20, 900 << 10), (10 << 20, 1 << 20), (1 << 30, 32 << 20)]
+    {
+        let (_, cache) = layer(capacity, max_entry, CachePolicy::Trust);
+        let value = Bytes::from(vec![1u8; max_entry as usize]);
+        cache.put(&key("k"), value.clone(), &PutMode::Overwrite).await.unwrap();
+        let cached = cache.get_ready(&key("k"));
+        assert!(cached.is_some_and(|b| b == value), "capacity {capacity}, entries up to {max_entry}: not cached");
+    }
+}
+
+#[tokio::test]
+async fn a_value_heavier_than_the_cache_leaves_no_older_copy_behind() {
+    // Entries may be larger than the whole cache: the new value cannot be held, and the old
+    // one must not be served in its place.
+    let (_, cache) = layer(4096, 1 << 20, CachePolicy::Trust);
+    cache.put(&key("k"), Bytes::from_static(b"v1"), &PutMode::Overwrite).await.unwrap();
+    assert_eq!(&cache.get_ready(&key("k")).unwrap()[..], b"v1");
+    let heavy = Bytes::from(vec![2u8; 64 * 1024]);
+    cache.put(&key("k"), heavy.clone(), &PutMode::Overwrite).await.unwrap();
+    assert_eq!(cache.get_ready(&key("k")), None, "served a copy that is not the stored value");
+    let read = crate::raw::backend::get_object(&cache, &key("k")).await.unwrap();
+    assert_eq!(read.bytes, heavy);
+    let stats = cache.stats();
+    assert_eq!((stats.entries, stats.bytes, stats.evictions), (0, 0, 0), "a refused value is no eviction");
+}
