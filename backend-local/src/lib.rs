@@ -63,6 +63,7 @@
 mod durable_dirs;
 mod error;
 mod file_copy;
+mod folder_handles;
 mod group_commit;
 mod in_place;
 mod internal;
@@ -134,6 +135,8 @@ pub(crate) struct Inner {
     pub(crate) writer: Option<Writer>,
     /// Why this process may only read the store, when it may.
     pub(crate) read_only: Option<String>,
+    /// Folders kept open for revalidation (see `folder_handles.rs`).
+    pub(crate) folders: folder_handles::FolderHandles,
 }
 
 #[allow(unsafe_code)]
@@ -228,6 +231,7 @@ impl LocalBackend {
             modes,
             writer,
             read_only,
+            folders: folder_handles::FolderHandles::default(),
         });
         if let Some(writer) = &inner.writer {
             if writer.ledger.join()? {

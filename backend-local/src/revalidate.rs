@@ -8,7 +8,9 @@
 //! file is `NotFound`, as for a read; the version is the one reads give (`version.rs`). A key at
 //! the top of the store (no `/`) is stated with one `fstatat` in the root's folder without
 //! following symlinks, which is confined by itself and costs no open file; a symlink there takes
-//! the confined open above.
+//! the confined open above. A key in a folder that the kernel watches is stated with one
+//! `fstatat` in the folder's open descriptor instead (`folder_handles.rs` says when that
+//! descriptor still is the folder its path names, and when there is one).
 
 use rustix::fs::{self, AtFlags, FileType, OFlags};
 use rustix::io::Errno;
@@ -16,6 +18,7 @@ use store_core::{Error, Key, Result, Version};
 
 use crate::Inner;
 use crate::error::os_error;
+use crate::folder_handles::Stated;
 use crate::version::version_of;
 
 impl Inner {
@@ -30,6 +33,16 @@ impl Inner {
                 Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Symlink => {}
                 Ok(_) | Err(Errno::NOENT | Errno::NOTDIR) => return Err(Error::not_found(key)),
                 Err(e) => return Err(self.root.path_error(key, key.as_str(), e)),
+            }
+        }
+        // A key in a folder: one `fstatat` in the folder's handle while the kernel reports no
+        // change to the folders of its path (see `folder_handles.rs`).
+        if let Some(Stated(st)) = self.folders.stat(&self.root, key.parent(), key.file_name()) {
+            match FileType::from_raw_mode(st.st_mode) {
+                FileType::RegularFile => return Ok(version_of(&st)),
+                // Followed beneath the root by the confined open below, as a read follows it.
+                FileType::Symlink => {}
+                _ => return Err(Error::not_found(key)),
             }
         }
         let fd = match self.root.open_beneath(key.as_str(), OFlags::PATH) {

@@ -152,3 +152,39 @@ def test_an_iteration_started_before_a_fork_says_so(file_store):
 
     assert run_in_child(child) == 0
     assert len(list(it)) == 9
+
+
+def test_a_folder_changed_under_a_parent_and_its_forked_child_is_seen_by_both(tmp_path):
+    """Both processes revalidate a key in a folder through the same kernel watch (inherited by
+    the fork); the folder is then renamed away and made again by hand while both hold it: the
+    parent, which looks first, and the child, which looks after it, both read the new value."""
+    root = tmp_path / "storage"
+    store = objstore.ObjectStore(f"file://{root}")
+    store.save("prices/daily/spy", "old")
+    for _ in range(3):  # fills the cache, then revalidates through the folder's handle
+        assert store.read("prices/daily/spy") == "old"
+    to_parent_r, to_parent_w = os.pipe()
+    to_child_r, to_child_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        code = 1
+        try:
+            for _ in range(3):
+                assert store.read("prices/daily/spy") == "old"
+            os.write(to_parent_w, b"r")
+            os.read(to_child_r, 1)  # the parent changed the folder and read it
+            got = store.read("prices/daily/spy")
+            assert got == "new value", got
+            code = 0
+        except BaseException as e:  # noqa: BLE001 - reported through the exit code
+            print(f"child failed: {e!r}", flush=True)
+        os._exit(code)
+    assert os.read(to_parent_r, 1) == b"r"
+    os.rename(root / "prices", root / "prices-old")
+    (root / "prices" / "daily").mkdir(parents=True)
+    (root / "prices" / "daily" / "spy").write_bytes(b"new value")
+    assert store.read("prices/daily/spy") == "new value"
+    os.write(to_child_w, b"g")
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert store.read("prices/daily/spy") == "new value"

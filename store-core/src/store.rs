@@ -276,8 +276,8 @@ impl ObjectStore {
         Ok(self.shared.stack.get_into(&key, alloc).await?.bytes)
     }
 
-    /// The bytes under `key` when the stack can answer without I/O or waiting (a fresh cache
-    /// hit), else `None` (which never means "absent": call [`ObjectStore::read_bytes`]). For
+    /// The bytes under `key` when the stack can answer without waiting (a fresh cache hit, or a
+    /// cached value confirmed by one `stat` on local disk), else `None` (which never means "absent": call [`ObjectStore::read_bytes`]). For
     /// callers that pay to hand work to another thread or release a lock first (the blocking
     /// facade, the Python module).
     pub fn read_bytes_ready(&self, key: &str) -> Result<Option<Bytes>> {

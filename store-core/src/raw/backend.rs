@@ -127,8 +127,10 @@ pub trait Backend: Debug + Send + Sync + 'static {
         stream_to_file(key, stream, file).await
     }
 
-    /// The value of `key` right now, without I/O or waiting, when that is possible (a fresh cache
-    /// hit, an in-memory map). `None` means "ask [`Backend::get`]", never "absent".
+    /// The value of `key` right now, without waiting, when that is possible: a fresh cache hit,
+    /// an in-memory map, or a cached value the backend confirmed current at once on the calling
+    /// thread ([`Backend::version_now`]: one `stat` on local disk). `None` means "ask
+    /// [`Backend::get`]", never "absent".
     fn get_ready(&self, key: &Key) -> Option<Bytes>;
 
     /// The current version of `key`'s object, found at once on the calling thread when the

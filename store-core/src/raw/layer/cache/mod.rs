@@ -471,14 +471,25 @@ impl Backend for CacheLayer {
 
     fn get_ready(&self, key: &Key) -> Option<Bytes> {
         let s = &self.state;
-        match s.cache.get(key) {
-            Some(cached) if s.is_fresh(&cached) => {
+        let cached = s.cache.get(key)?;
+        if s.is_fresh(&cached) {
+            s.counters.hit();
+            return Some(cached.bytes.clone());
+        }
+        // A backend that tells its version at once (one stat on local disk) confirms the entry
+        // here, on the calling thread, without the metadata a `get` would clone.
+        match s.still_current(key, &cached) {
+            Ok(Some(true)) => {
                 s.counters.hit();
                 Some(cached.bytes.clone())
             }
-            // Not answerable from here. (A backend that answers at once is asked through get(),
-            // which fills the cache with the version it needs.)
-            _ => None,
+            Ok(Some(false)) => {
+                // Changed: `get` reads it (emptying an entry is never wrong, see `order.rs`).
+                s.cache.invalidate(key);
+                None
+            }
+            // Gone (the entry is emptied), failed, or not answerable at once: `get` tells.
+            Ok(None) | Err(_) => None,
         }
     }
 

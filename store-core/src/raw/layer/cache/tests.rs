@@ -87,17 +87,20 @@ async fn a_revalidated_copy_is_a_hit_and_a_changed_one_a_miss() {
     let (memory, cache) = layer(1 << 20, 1 << 20, CachePolicy::Revalidate);
     assert_eq!(cache.stats(), CacheStats::default(), "counting starts");
     cache.put(&key("k"), Bytes::from_static(b"v1"), &PutMode::Overwrite).await.unwrap();
-    // Revalidate never answers from get_ready.
-    assert!(cache.get_ready(&key("k")).is_none());
+    // get_ready answers once the backend confirmed the version at once (memory does).
+    assert_eq!(cache.get_ready(&key("k")).as_deref(), Some(&b"v1"[..]));
     crate::raw::backend::get_object(&cache, &key("k")).await.unwrap();
-    assert_eq!((cache.stats().hits, cache.stats().misses), (1, 0));
+    assert_eq!((cache.stats().hits, cache.stats().misses), (2, 0));
     memory.put(&key("k"), Bytes::from_static(b"v2"), &PutMode::Overwrite).await.unwrap();
+    assert_eq!(cache.get_ready(&key("k")), None, "served a changed value from the cache");
     let read = crate::raw::backend::get_object(&cache, &key("k")).await.unwrap();
     assert_eq!(&read.bytes[..], b"v2");
-    assert_eq!((cache.stats().hits, cache.stats().misses), (1, 1));
+    assert_eq!((cache.stats().hits, cache.stats().misses), (2, 1));
+    assert_eq!(cache.get_ready(&key("k")).as_deref(), Some(&b"v2"[..]));
     memory.delete(&key("k"), None).await.unwrap();
+    assert_eq!(cache.get_ready(&key("k")), None, "served a deleted value from the cache");
     assert!(crate::raw::backend::get_object(&cache, &key("k")).await.is_err());
-    assert_eq!((cache.stats().hits, cache.stats().misses), (1, 2));
+    assert_eq!((cache.stats().hits, cache.stats().misses), (3, 2));
 }
 
 #[tokio::test]
