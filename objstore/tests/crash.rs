@@ -273,6 +273,24 @@ fn crash_loop(kills: usize) {
     );
 }
 
+/// Every copy of a manager key on disk, for a violation's message: its category, when it was
+/// created and the save it holds.
+fn manager_copies(dir: &Path, key: &str) -> String {
+    let mut copies = String::from("; copies:");
+    for category in std::fs::read_dir(dir.join(MANAGED)).into_iter().flatten().flatten() {
+        let Ok(raw) = std::fs::read(category.path().join(key)) else { continue };
+        let what = match objstore::manager::format::decode(&bytes::Bytes::from(raw)) {
+            Ok(frame) => {
+                let seq = frame.open().map_err(|e| format!("{e:?}")).and_then(|v| support::check(key, &v));
+                format!("created_ms {}, {seq:?}", frame.header.created_ms)
+            }
+            Err(e) => format!("not a frame: {e:?}"),
+        };
+        copies += &format!(" [{}: {what}]", category.file_name().to_string_lossy());
+    }
+    copies
+}
+
 /// Reopens the store and checks every promise, recording violations. What is found becomes the
 /// baseline for the next round (the writer is dead: whatever it had in flight landed or not).
 fn verify(dir: &Path, model: &mut BTreeMap<(Kind, u32), Expect>, totals: &mut Totals) {
@@ -314,7 +332,8 @@ fn verify(dir: &Path, model: &mut BTreeMap<(Kind, u32), Expect>, totals: &mut To
         };
         totals.acked_verified += usize::from(expect.must_exist || expect.acked.is_some() || !expect.may_exist);
         if let Some(problem) = expect.verify(&key, found.as_deref(), is_empty_key(kind, k)) {
-            v.push(format!("{kind:?} {key}: {problem}"));
+            let copies = if kind == Kind::Manager { manager_copies(dir, &key) } else { String::new() };
+            v.push(format!("{kind:?} {key}: {problem}{copies}"));
         }
     }
 

@@ -216,11 +216,7 @@ impl Index {
                     Some(current) => {
                         let current_created =
                             self.get(&Place::Live(current.clone()), key).and_then(|e| e.managed()).map(|o| o.created);
-                        match (managed_created, current_created) {
-                            (Some(new), Some(cur)) => new >= cur,
-                            (Some(_), None) => true,
-                            _ => false,
-                        }
+                        preferred((managed_created, category), (current_created, current))
                     }
                 };
                 if replace {
@@ -257,7 +253,7 @@ impl Index {
             let Place::Live(category) = place else { continue };
             let Some(entry) = folder.entries.get(key).filter(|e| e.counts()) else { continue };
             let created = entry.managed().map(|o| o.created);
-            if best.as_ref().is_none_or(|(c, _)| created > *c) {
+            if best.as_ref().is_none_or(|(c, b)| preferred((created, category), (*c, b))) {
                 best = Some((created, category.clone()));
             }
         }
@@ -293,6 +289,15 @@ impl Index {
     }
 }
 
+/// Whether the copy `a` (its creation time, its category) is the one a load finds rather than
+/// `b`: the later created; on a tie (two saves in one millisecond), the first category in
+/// [`Category`]'s order. Every choice of "the newest copy" uses this order (the index's owner, a
+/// load's probe), so that the copy a delete removes last is the copy a load would find: a delete
+/// interrupted midway never leaves an older copy as the value.
+pub(crate) fn preferred(a: (Option<SystemTime>, &Category), b: (Option<SystemTime>, &Category)) -> bool {
+    (a.0, std::cmp::Reverse(a.1)) > (b.0, std::cmp::Reverse(b.1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,6 +323,58 @@ mod tests {
         index.forget(&b, "x");
         assert_eq!(index.owner.get("x"), None);
         assert_eq!(index.totals, Figures { bytes: 5, files: 1 });
+    }
+
+    fn managed(category: Category, created_ms: u64) -> Entry {
+        let object = crate::object::StoredObject {
+            key: "x".into(),
+            category,
+            size: 1,
+            stored_size: 1,
+            compressed: false,
+            created: crate::format::from_ms(created_ms),
+            expires: None,
+            metadata: serde_json::Map::new(),
+            checksum: crate::object::Checksum::of(b"v"),
+        };
+        Entry {
+            version: Some(Version::new("v")),
+            stored_size: 1,
+            epoch: 1,
+            seen: 0,
+            kind: Kind::Managed(Arc::new(object)),
+        }
+    }
+
+    /// Two copies created in the same millisecond: the owner is the same whatever order they
+    /// are recorded in (a scan's listing order, a save's), and the one `preferred` picks. Before,
+    /// the copy recorded last won, while a load picked by category: a delete removed the copy a
+    /// load finds first, and a crash midway left the other (older) one as the value.
+    #[test]
+    fn the_owner_of_copies_made_in_one_millisecond_does_not_depend_on_the_order_seen() {
+        let (a, b) = (Category::MlModels, Category::Custom("crash_custom".into()));
+        let first = if preferred((Some(crate::format::from_ms(5)), &a), (Some(crate::format::from_ms(5)), &b)) {
+            a.clone()
+        } else {
+            b.clone()
+        };
+        for order in [[a.clone(), b.clone()], [b.clone(), a.clone()]] {
+            let mut index = Index::default();
+            for category in &order {
+                index.put(&Place::Live(category.clone()), "x", managed(category.clone(), 5));
+            }
+            assert_eq!(index.owner.get("x"), Some(&first), "recorded in the order {order:?}");
+            // The owner's copy goes: the other takes over; and back.
+            let other = if first == a { b.clone() } else { a.clone() };
+            index.forget(&Place::Live(first.clone()), "x");
+            assert_eq!(index.owner.get("x"), Some(&other));
+        }
+        // A later copy wins whatever its category.
+        let mut index = Index::default();
+        index.put(&Place::Live(first.clone()), "x", managed(first.clone(), 5));
+        let other = if first == a { b.clone() } else { a.clone() };
+        index.put(&Place::Live(other.clone()), "x", managed(other.clone(), 6));
+        assert_eq!(index.owner.get("x"), Some(&other));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::category::Category;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::format::{self, Encoding, FrameError, Header};
-use crate::index::{Entry, Index, Kind, Place};
+use crate::index::{Entry, Index, Kind, Place, preferred};
 use crate::object::{ArchivedObject, Checksum, MAX_EXPIRE_DAYS, SaveOptions, StoredObject};
 use crate::quota;
 use crate::settings::{Settings, SettingsError};
@@ -346,8 +346,10 @@ impl Manager {
             return Ok(newest(found));
         }
         let mut found = self.probe(key, &candidates, start, read).await?;
-        if found.is_empty() && !self.index().loaded {
-            // A custom category another process created is only known after a full scan.
+        if !self.index().loaded {
+            // A custom category another process created is only known after a full scan, and a
+            // copy there may be newer than one found in a built-in category (a move interrupted
+            // between its put and its delete leaves both): a copy found so far is not enough.
             self.ensure_loaded().await?;
             let more: Vec<Category> = self
                 .index()
@@ -355,7 +357,7 @@ impl Manager {
                 .into_iter()
                 .filter(|c| !candidates.contains(c) && Some(c) != owner.as_ref())
                 .collect();
-            found = self.probe(key, &more, start, read).await?;
+            found.extend(self.probe(key, &more, start, read).await?);
         }
         Ok(newest(found))
     }
@@ -738,10 +740,19 @@ impl Manager {
 /// The newest of several copies of one key (several only exist after a crash between a move's
 /// put and delete, or when two processes saved the key in different categories at once).
 fn newest(found: Vec<(Place, Object)>) -> Option<(Place, Object)> {
-    found.into_iter().max_by_key(|(place, object)| {
-        let created = format::decode_head(&object.bytes, object.meta.size).ok().map(|f| f.header.created_ms);
-        (created, std::cmp::Reverse(place.clone()))
-    })
+    // The order the index chooses its owner by (`index::preferred`), so that a delete removes the
+    // copy found here last.
+    let created = |object: &Object| {
+        format::decode_head(&object.bytes, object.meta.size).ok().map(|f| format::from_ms(f.header.created_ms))
+    };
+    found
+        .into_iter()
+        .map(|(place, object)| (created(&object), place, object))
+        .fold(None, |best: Option<(Option<std::time::SystemTime>, Place, Object)>, (c, place, object)| match best {
+            Some((bc, bp, bo)) if !preferred((c, place.category()), (bc, bp.category())) => Some((bc, bp, bo)),
+            _ => Some((c, place, object)),
+        })
+        .map(|(_, place, object)| (place, object))
 }
 
 /// How much of an object a lookup reads.

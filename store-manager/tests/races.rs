@@ -222,6 +222,29 @@ async fn racing_moves_and_cleanups_never_lose_a_key(env: Env, backend: &str) {
     assert!(lost.is_empty(), "saved and lost: {lost:?}");
 }
 
+/// Both copies of a key that a move interrupted between its put and its delete leaves, the newer
+/// in a custom category: a manager that has not scanned the store yet (a new process) loads the
+/// newer one. It used to probe the built-in categories only (a custom one is known after a scan)
+/// and answer the older copy it found there; the crash test caught it as an acknowledged save
+/// older than the value read back.
+async fn a_cold_load_finds_a_newer_copy_in_a_custom_category(env: Env) {
+    let writer = env.manager(no_archive());
+    writer.save_bytes("k", b"old".to_vec(), SaveOptions::new(Category::MlModels)).await.unwrap();
+    let old_frame = env.store.read_bytes("ml_models/k").await.unwrap();
+    env.clock.advance(std::time::Duration::from_secs(5));
+    let custom = Category::Custom("fx".into());
+    writer.save_bytes("k", b"new".to_vec(), SaveOptions::new(custom.clone())).await.unwrap();
+    // The old copy, as the interrupted move left it.
+    env.store.save_bytes("ml_models/k", old_frame).await.unwrap();
+    let cold = env.other_manager(no_archive()).await;
+    assert_eq!(cold.load_bytes("k").await.unwrap().as_deref(), Some(&b"new"[..]), "a cold load found the older copy");
+    let cold = env.other_manager(no_archive()).await;
+    assert_eq!(cold.get_metadata("k").await.unwrap().map(|o| o.category), Some(custom.clone()));
+    let cold = env.other_manager(no_archive()).await;
+    cold.delete("k").await.unwrap();
+    assert_eq!(env.manager(no_archive()).load_bytes("k").await.unwrap(), None, "a copy outlived the delete");
+}
+
 /// A delete interrupted midway (a crash, a timeout) never brings back an older value. With two
 /// copies of a key (a move whose old copy's delete was lost), a delete that stops after removing
 /// one of them must have removed the older: the value a load finds is then still the newest.
@@ -267,6 +290,10 @@ macro_rules! race_suite {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn purge_spares_a_newer_archive_copy() {
             super::purge_spares_a_newer_archive_copy($env.await).await;
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_cold_load_finds_a_newer_copy_in_a_custom_category() {
+            super::a_cold_load_finds_a_newer_copy_in_a_custom_category($env.await).await;
         }
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn an_interrupted_delete_never_brings_back_an_older_copy() {
