@@ -17,7 +17,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use objstore::{Access, CacheOptions, Limits, ObjectMeta, ObjectStore};
+use objstore::{Access, CacheOptions, CachePolicy, Limits, ObjectMeta, ObjectStore};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
@@ -184,7 +184,7 @@ impl PyObjectStore {
     fn read_raw(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<(String, Bytes)> {
         let store = self.handle(py)?;
         let key = convert::key(py, key)?;
-        if let Some(bytes) = store.read_bytes_ready(key).py(py)? {
+        if let Some(bytes) = ready_under_the_gil(&store, key).py(py)? {
             return Ok((key.to_string(), bytes));
         }
         let bytes = run(py, store.read_bytes(key))?.py(py)?;
@@ -194,7 +194,7 @@ impl PyObjectStore {
     fn read_bytes_impl<'py>(&self, py: Python<'py>, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
         let store = self.handle(py)?;
         let key = convert::key(py, key)?;
-        if let Some(bytes) = store.read_bytes_ready(key).py(py)? {
+        if let Some(bytes) = ready_under_the_gil(&store, key).py(py)? {
             return Ok(to_pybytes(py, &bytes));
         }
         // A large value is read into the `bytes` object returned, saving a copy.
@@ -249,6 +249,16 @@ pub fn encode_json(py: Python<'_>, key: &str, value: &Bound<'_, PyAny>) -> PyRes
     convert::to_json(value)
         .map(Bytes::from)
         .map_err(|reason| raise(py, "UnserializableError", format!("cannot save '{key}' as JSON: {reason}")))
+}
+
+/// The bytes under `key` when the cache holds them fresh under `Trust`, found without any I/O, so
+/// that asking costs nothing while the GIL is held. Under `Revalidate` (and a `Ttl` that may have
+/// run out) a ready answer first `stat`s the file: that read releases the GIL like any other.
+fn ready_under_the_gil(store: &ObjectStore, key: &str) -> objstore::Result<Option<Bytes>> {
+    match store.cache_policy() {
+        Some(CachePolicy::Trust) => store.read_bytes_ready(key),
+        _ => Ok(None),
+    }
 }
 
 fn decode_text<'py>(py: Python<'py>, key: &str, bytes: &[u8]) -> PyResult<Bound<'py, PyString>> {

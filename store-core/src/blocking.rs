@@ -294,6 +294,10 @@ impl ObjectStore {
     pub fn cache_stats(&self) -> Option<CacheStats> {
         self.inner.cache_stats()
     }
+    /// See [`crate::ObjectStore::cache_policy`].
+    pub fn cache_policy(&self) -> Option<crate::CachePolicy> {
+        self.inner.cache_policy()
+    }
     /// See [`crate::ObjectStore::project`].
     pub fn project(&self, project_id: &str) -> ObjectStore {
         ObjectStore { inner: self.inner.project(project_id) }

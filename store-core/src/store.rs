@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use crate::builder::StoreBuilder;
 use crate::error::{Error, Format, Result};
 use crate::key::{Key, KeyBuf, normalise_prefix};
-use crate::options::{Access, Limits};
+use crate::options::{Access, CachePolicy, Limits};
 use crate::raw::backend::{
     Backend, Capabilities, GetOptions, GetResult, Object, ObjectMeta, PutMode, Usage, get_object,
 };
@@ -603,6 +603,14 @@ impl ObjectStore {
     /// ```
     pub fn cache_stats(&self) -> Option<CacheStats> {
         self.shared.cache.as_ref().map(|cache| cache.stats())
+    }
+
+    /// When cached values are served ([`CachePolicy`]), or `None` without a cache. A caller that
+    /// must not wait while it holds a lock (the Python module and its GIL) asks
+    /// [`ObjectStore::read_bytes_ready`] only under `Trust`: under the other policies a ready
+    /// answer may first `stat` the file.
+    pub fn cache_policy(&self) -> Option<CachePolicy> {
+        self.shared.cache.as_ref().map(|cache| cache.policy())
     }
 }
 

@@ -100,6 +100,11 @@ impl CacheLayer {
         }
     }
 
+    /// When cached values are served.
+    pub fn policy(&self) -> CachePolicy {
+        self.state.options.policy
+    }
+
     /// Drops every cached value.
     pub fn clear(&self) {
         self.state.cache.clear();
