@@ -17,7 +17,8 @@
 //! - `usage()`, the usage ledger and the manager's `usage_by_category` equal a recount;
 //! - the next operation, fault lifted, succeeds.
 //!
-//! Named scenarios come first (each kind of fault, facade and manager), then
+//! Named scenarios come first (each kind of fault, facade and manager; 16 saves in flight into one
+//! folder whose shared flushes fail, every time or once), then
 //! `OBJSTORE_FAULT_OPS` random operations (default 1,000, about 10 s; `cargo xtask soak` runs
 //! 10,000) with a fault armed for about half of them. At the end the parent reopens the store
 //! without the shim and checks that every value the writer last saw is there, whole. A
@@ -392,6 +393,57 @@ impl Writer {
         (result, faults)
     }
 
+    /// Saves a fresh value under each of `keys` at once (one thread per key, released together,
+    /// so their folder flushes meet in batches), then reads each key back. Returns the results
+    /// in the order of `keys` and the faults injected meanwhile (not attributable to one save).
+    fn save_together(&mut self, keys: &[String], len: usize) -> (Vec<Result<(), String>>, Vec<Fault>) {
+        let values: Vec<_> = keys
+            .iter()
+            .map(|key| {
+                self.seq += 1;
+                (self.seq, support::value(key, self.seq, len))
+            })
+            .collect();
+        self.doing = format!("{} saves in flight into one folder", keys.len());
+        let start = std::sync::Barrier::new(keys.len());
+        let store = &self.store;
+        let results: Vec<Result<(), String>> = std::thread::scope(|scope| {
+            let running: Vec<_> = keys
+                .iter()
+                .zip(&values)
+                .map(|(key, (_, value))| {
+                    let start = &start;
+                    scope.spawn(move || {
+                        start.wait();
+                        store.save_bytes(key, value.clone()).map_err(|e| e.to_string())
+                    })
+                })
+                .collect();
+            running.into_iter().map(|save| save.join().unwrap()).collect()
+        });
+        self.ops += keys.len() as u64;
+        let faults = self.new_faults();
+        for ((key, (seq, value)), result) in keys.iter().zip(&values).zip(&results) {
+            let new = Some((*seq, support::checksum_of(value)));
+            let old = self.state(Which::Facade, key);
+            self.doing = format!("save of {key} among {} in flight", keys.len());
+            let allowed = match result {
+                Ok(()) => {
+                    self.acked += 1;
+                    vec![new]
+                }
+                Err(e) => {
+                    self.judge_message(e, &faults);
+                    vec![old, new]
+                }
+            };
+            let found = self.read(Which::Facade, key);
+            self.settle(Which::Facade, key, found, &allowed);
+        }
+        self.doing = format!("{} saves in flight into one folder", keys.len());
+        (results, faults)
+    }
+
     /// Deletes `key`, judged like [`Writer::save`].
     fn delete(&mut self, which: Which, key: &str) -> (Result<(), String>, Vec<Fault>) {
         self.doing = format!("delete of {which:?} {key}");
@@ -542,6 +594,47 @@ fn scenarios(w: &mut Writer) {
         let (again, _) = w.save(Which::Facade, &f2, 10);
         w.expect(again.is_ok(), || format!("the next save failed: {again:?}"));
     });
+
+    // Saves in flight into one folder share its flushes (group commit): a flush covers the saves
+    // that renamed before it began, and each of them gets its result.
+    let batch: Vec<String> = (0..16).map(|k| format!("faults/batch/k{k:02}")).collect();
+    for key in &batch {
+        let _ = w.save(Which::Facade, key, 100);
+    }
+    // The failing flushes take 20 ms, as a failing device reports late: saves pile up behind them.
+    scenario(w, "16 saves in flight into one folder, every flush of it fails: each save reports the error", |w| {
+        w.arm("fsync-dir", "EIO+20", 0, 1000, None);
+        let (results, faults) = w.save_together(&batch, 2000);
+        w.disarm();
+        let succeeded = results.iter().filter(|r| r.is_ok()).count();
+        w.expect(succeeded == 0, || {
+            format!("{succeeded} of {} saves reported success although every flush of their folder failed", batch.len())
+        });
+        let flushes = faults.len();
+        println!("  {} saves in flight shared {flushes} failed flushes of their folder", batch.len());
+        if flushes >= batch.len() {
+            let finding = format!("{} saves in flight shared no flush ({flushes} flushes)", batch.len());
+            println!("FINDING {finding}");
+            w.findings.push(finding);
+        }
+    });
+
+    scenario(
+        w,
+        "16 saves in flight into one folder, its first flush fails: its one save fails, the rest succeed",
+        |w| {
+            // The first flush begins as soon as the first save has renamed, so it covers that save
+            // alone; every other save waits for a flush begun after its own rename, which succeeds
+            // (most of them share the one after the failed flush: it is not theirs to report).
+            w.arm("fsync-dir", "EIO+20", 0, 1, None);
+            let (results, faults) = w.save_together(&batch, 2000);
+            w.disarm();
+            let failed = results.iter().filter(|r| r.is_err()).count();
+            w.expect(faults.len() == 1 && failed == 1, || {
+                format!("{} faults and {failed} failed saves, expected 1 and 1: {results:?}", faults.len())
+            });
+        },
+    );
 
     scenario(w, "manager: fsync of the frame fails: error, old value loads, usage_by_category consistent", |w| {
         let old = w.state(Which::Manager, &m0);

@@ -16,7 +16,8 @@
  *                       GEN      any number; when it changes, the counters start again
  *                       TARGET   fsync (any fd), fsync-file, fsync-dir, fdatasync, rename (any of
  *                                the three), any
- *                       ERRNO    EIO, ENOSPC, EDQUOT, EROFS
+ *                       ERRNO    EIO, ENOSPC, EDQUOT, EROFS; "EIO+20" fails after 20 ms, as a
+ *                                failing device reports late (calls in flight meanwhile pile up)
  *                       SKIP     how many matching calls pass before the first failure
  *                       COUNT    how many matching calls then fail (later ones pass)
  *                       SUBSTRING only calls whose path contains it match (the target name of a
@@ -39,6 +40,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -133,6 +135,12 @@ static int decide(long nr, long *args) {
     long gen = 0, skip = 0, count = 0;
     char target[32] = {0}, err[16] = {0}, sub[256] = {0};
     if (sscanf(spec, "%ld %31s %15s %ld %ld %255s", &gen, target, err, &skip, &count, sub) < 5) return 0;
+    long delay_ms = 0;
+    char *plus = strchr(err, '+');
+    if (plus) {
+        delay_ms = strtol(plus + 1, NULL, 10);
+        *plus = 0;
+    }
 
     const char *call;
     char path[512] = {0};
@@ -186,6 +194,11 @@ static int decide(long nr, long *args) {
             ssize_t w = write(lfd, line, len);
             (void)w;
             close(lfd);
+        }
+    }
+    if (delay_ms > 0) {
+        struct timespec pause = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};
+        while (nanosleep(&pause, &pause) != 0 && errno == EINTR) {
         }
     }
     return e;
