@@ -103,7 +103,8 @@ struct Handle {
 /// One store's open folders; see the module documentation.
 #[derive(Debug, Default)]
 pub(crate) struct FolderHandles {
-    folders: RwLock<HashMap<String, Handle>>,
+    /// Looked up on every revalidation of a key in a folder: a fast hash (foldhash), not SipHash.
+    folders: RwLock<HashMap<String, Handle, foldhash::fast::RandomState>>,
 }
 
 /// What a handle answered for a file name in its folder: the name's entry, not followed if it

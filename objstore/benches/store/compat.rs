@@ -31,7 +31,8 @@ pub fn main(config: &Config) {
     if !config.wants("compat") {
         return;
     }
-    let base = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("objstore-bench-compat");
+    let base = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("objstore-bench-compat-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
     std::fs::create_dir_all(&base).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

@@ -82,7 +82,9 @@ fn main() {
     let quick = args.iter().any(|a| a == "--quick");
     let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1).cloned());
     let config = Config { rounds: if quick { 5 } else { 11 }, only };
-    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("objstore-bench");
+    // One folder per run: two runs at once must not remove each other's objects (a listing
+    // counted 6,983 of 50,000 when a second run started and cleared a shared folder).
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("objstore-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
     std::fs::create_dir_all(&base).unwrap();
     let mut rows = local::run(&config, &base);
