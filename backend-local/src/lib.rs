@@ -265,16 +265,22 @@ impl LocalBackend {
             // The blocking facade's thread may do the walk itself, as the items are asked for.
             return stream::iter(walker.map(move |r| r.map(map))).boxed();
         }
-        // On a runtime, walk on the blocking pool and hand over batches.
-        let (tx, rx) = tokio::sync::mpsc::channel::<Vec<Result<T>>>(4);
+        // On a runtime, walk on the blocking pool and hand over batches: small at first (the
+        // first keys arrive soon), then larger (each hand-off may wake the reader: 512 keys a
+        // batch made keys() of 10,000 1.66-1.77x the walk alone, against 1.36x on the blocking
+        // facade), never more than `LAST` (what a listing holds stays bounded).
+        const FIRST: usize = 256;
+        const LAST: usize = 2048;
+        let (tx, rx) = tokio::sync::mpsc::channel::<Vec<Result<T>>>(2);
         tokio::task::spawn_blocking(move || {
-            const BATCH: usize = 512;
-            let mut batch = Vec::with_capacity(BATCH);
+            let mut size = FIRST;
+            let mut batch = Vec::with_capacity(size);
             for item in walker {
                 let stop = item.is_err();
                 batch.push(item.map(map));
-                if batch.len() == BATCH || stop {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                if batch.len() == size || stop {
+                    size = (size * 2).min(LAST);
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(size));
                     // Stop after an error, or when nobody listens any more.
                     if tx.blocking_send(full).is_err() || stop {
                         return;
