@@ -15,7 +15,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustix::fs::{self, AtFlags, FileType, FlockOperation, Mode, OFlags, RawDir};
+use rustix::fs::{self, AtFlags, FileType, FlockOperation, Mode, OFlags, RawDir, RawDirEntry};
 use rustix::io::Errno;
 use store_core::key::{is_reserved, is_segment};
 use store_core::{KeyBuf, Result, Usage};
@@ -72,6 +72,14 @@ pub(crate) struct Walker {
 /// folders of 1,000, against 34 for `ls`).
 const READ_DIR_BUFFER: usize = 32 * 1024;
 
+/// The next entry of a folder being read; a folder removed while it is read has no more.
+fn next_entry<'a, Fd: AsFd>(dir: &'a mut RawDir<'_, Fd>) -> Option<std::result::Result<RawDirEntry<'a>, Errno>> {
+    match dir.next()? {
+        Err(Errno::NOENT) => None,
+        other => Some(other),
+    }
+}
+
 impl Walker {
     /// A walk over keys starting with `prefix` (normalised); with `with_stat`, each object's stat.
     /// Nothing is read until the first item is asked for.
@@ -114,13 +122,8 @@ impl Walker {
         let mut dir = RawDir::new(&fd, &mut self.buffer);
         let mut names = String::new();
         let mut entries = Vec::new();
-        while let Some(entry) = dir.next() {
-            let entry = match entry {
-                Ok(entry) => entry,
-                // Removed while it was read: nothing more in it.
-                Err(Errno::NOENT) => break,
-                Err(e) => return Err(os_error(ctx(&self.path), e)),
-            };
+        while let Some(entry) = next_entry(&mut dir) {
+            let entry = entry.map_err(|e| os_error(ctx(&self.path), e))?;
             let Some(name) = object_name(entry.file_name().to_bytes()) else { continue };
             if !name.starts_with(filter) {
                 continue;
@@ -254,13 +257,8 @@ fn sweep_dir(
     let mut dir = RawDir::new(&fd, buffer);
     let temp = temp_prefix();
     let mut folders = Vec::new();
-    while let Some(entry) = dir.next() {
-        let entry = match entry {
-            Ok(entry) => entry,
-            // Removed while it was read: nothing more in it.
-            Err(Errno::NOENT) => break,
-            Err(e) => return Err(os_error(ctx("cannot read"), e)),
-        };
+    while let Some(entry) = next_entry(&mut dir) {
+        let entry = entry.map_err(|e| os_error(ctx("cannot read"), e))?;
         let raw = entry.file_name().to_bytes();
         if raw.starts_with(temp.as_bytes()) {
             // Only regular files are the store's temp files; a folder or a FIFO of that name is
