@@ -228,3 +228,75 @@ fn opening_the_folder_again_and_again_never_disturbs_a_writer() {
     assert!(opens > 10, "the sweeping thread hardly ran ({opens} opens)");
     assert_eq!(writer.keys().unwrap().len(), 20);
 }
+
+/// Another program makes and removes folders under the root while the store lists them (a folder
+/// may vanish between its open and its reading, or between two reads of it). Every listing still
+/// succeeds, holds every key that stayed, and holds nothing but keys that were there at some
+/// moment: inline on the blocking facade, on a runtime's blocking pool, keys and `list` with sizes.
+#[test]
+fn listings_survive_folders_removed_while_they_are_read() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    use futures::TryStreamExt as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    std::fs::create_dir_all(root.join("stable")).unwrap();
+    let stable: Vec<String> = (0..40).map(|i| format!("stable/k{i:02}")).collect();
+    for key in &stable {
+        std::fs::write(root.join(key), b"v").unwrap();
+    }
+    let store = blocking::open(&url(&root)).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let on_runtime = runtime.block_on(store_core::open(&url(&root))).unwrap();
+
+    // The other program: folders of one file, made and removed as fast as it can.
+    let stop = Arc::new(AtomicBool::new(false));
+    let removed = Arc::new(AtomicU64::new(0));
+    let churn = {
+        let (stop, removed, root) = (stop.clone(), removed.clone(), root.clone());
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let folder = root.join(format!("churn/f{}", n % 64));
+                if std::fs::create_dir_all(&folder).is_ok() && std::fs::write(folder.join("x"), b"x").is_ok() {
+                    let _ = std::fs::remove_file(folder.join("x"));
+                    if std::fs::remove_dir(&folder).is_ok() {
+                        removed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                n += 1;
+            }
+        })
+    };
+
+    let check = |how: &str, keys: Vec<String>| -> Option<String> {
+        if let Some(missing) = stable.iter().find(|k| !keys.contains(k)) {
+            return Some(format!("{how}: '{missing}' was not listed"));
+        }
+        let existed = |k: &String| k.starts_with("stable/k") || (k.starts_with("churn/f") && k.ends_with("/x"));
+        let stranger = keys.iter().find(|k| !existed(k));
+        stranger.map(|k| format!("{how}: listed '{k}', which never existed"))
+    };
+    let (mut listings, mut failures) = (0u64, Vec::new());
+    while listings < 1_200 && failures.is_empty() {
+        listings += 1;
+        let outcome = match listings % 3 {
+            0 => store.keys().map(|keys| ("keys, blocking", keys)),
+            1 => runtime.block_on(on_runtime.keys()).map(|keys| ("keys, runtime", keys)),
+            _ => runtime
+                .block_on(on_runtime.list("").map_ok(|meta| meta.key.to_string()).try_collect::<Vec<_>>())
+                .map(|keys| ("list with sizes, runtime", keys)),
+        };
+        match outcome {
+            Ok((how, keys)) => failures.extend(check(how, keys)),
+            Err(e) => failures.push(format!("listing {listings} failed: {e}")),
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    churn.join().unwrap();
+    assert!(failures.is_empty(), "while another program removed folders: {failures:?}");
+    let removed = removed.load(Ordering::Relaxed);
+    assert!(removed > 100, "the other program hardly ran ({removed} folders removed in {listings} listings)");
+}
