@@ -300,3 +300,49 @@ fn listings_survive_folders_removed_while_they_are_read() {
     let removed = removed.load(Ordering::Relaxed);
     assert!(removed > 100, "the other program hardly ran ({removed} folders removed in {listings} listings)");
 }
+
+/// Files put in by hand with modification times at the edges (1970, 1900, the last nanosecond
+/// before the epoch, 2038, 2262, 2446, year 9999, which ext4 clamps to its last second) are
+/// read, and each rewrite in place by another program at the same size, stamped with the next
+/// edge, is seen on the next revalidated read: at the top and in a folder (where the folder's
+/// handle states it).
+#[test]
+fn revalidation_sees_edits_stamped_at_the_edges_of_time() {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    let edges: [(&str, SystemTime); 7] = [
+        ("1970", UNIX_EPOCH),
+        ("1900", UNIX_EPOCH - Duration::from_secs(2_208_988_800)),
+        ("a nanosecond before 1970", UNIX_EPOCH - Duration::from_nanos(1)),
+        ("2038", UNIX_EPOCH + Duration::from_secs(i32::MAX as u64 + 1)),
+        ("2262", UNIX_EPOCH + Duration::from_secs(9_223_372_800)),
+        ("2446, near ext4's last second", UNIX_EPOCH + Duration::from_secs(15_032_304_000)),
+        ("9999", UNIX_EPOCH + Duration::from_secs(253_402_300_799)),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("signals/eod")).unwrap();
+    let store = blocking::open(&url(dir.path())).unwrap();
+    for key in ["edge.json", "signals/eod/edge.json"] {
+        let path = dir.path().join(key);
+        let mut stored_before = None;
+        for (i, (when, time)) in edges.iter().enumerate() {
+            // Same length every time, written in place (same inode) and stamped.
+            let value = format!("{{\"step\": {i}}}");
+            let mut file = std::fs::File::options().write(true).create(true).truncate(false).open(&path).unwrap();
+            std::io::Write::write_all(&mut file, value.as_bytes()).unwrap();
+            file.set_modified(*time).unwrap_or_else(|e| panic!("{key}: cannot stamp {when}: {e}"));
+            drop(file);
+            let stored = std::fs::metadata(&path).unwrap().modified().unwrap();
+            assert_ne!(Some(stored), stored_before, "{key}: the file system kept the same time for {when} as before");
+            stored_before = Some(stored);
+            match store.read(key) {
+                Ok(read) => assert_eq!(read, value, "{key}: the rewrite stamped {when} was not seen"),
+                Err(e) => panic!("{key}: reading the file stamped {when} failed: {e}"),
+            }
+            assert_eq!(store.read(key).unwrap(), value, "{key}: a second read stamped {when}");
+        }
+    }
+    let mut keys = store.keys().unwrap();
+    keys.sort();
+    assert_eq!(keys, vec!["edge.json", "signals/eod/edge.json"]);
+}
