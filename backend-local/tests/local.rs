@@ -324,7 +324,7 @@ fn revalidation_sees_edits_stamped_at_the_edges_of_time() {
     let store = blocking::open(&url(dir.path())).unwrap();
     for key in ["edge.json", "signals/eod/edge.json"] {
         let path = dir.path().join(key);
-        let mut stored_before = None;
+        let (mut stored_before, mut clamped) = (None, Vec::new());
         for (i, (when, time)) in edges.iter().enumerate() {
             // Same length every time, written in place (same inode) and stamped.
             let value = format!("{{\"step\": {i}}}");
@@ -333,7 +333,12 @@ fn revalidation_sees_edits_stamped_at_the_edges_of_time() {
             file.set_modified(*time).unwrap_or_else(|e| panic!("{key}: cannot stamp {when}: {e}"));
             drop(file);
             let stored = std::fs::metadata(&path).unwrap().modified().unwrap();
-            assert_ne!(Some(stored), stored_before, "{key}: the file system kept the same time for {when} as before");
+            if Some(stored) == stored_before {
+                // The file system clamped this edge to the time it kept for the one before (XFS
+                // without bigtime ends in 2038): nothing tells this rewrite apart; not an edge here.
+                clamped.push(*when);
+                continue;
+            }
             stored_before = Some(stored);
             match store.read(key) {
                 Ok(read) => assert_eq!(read, value, "{key}: the rewrite stamped {when} was not seen"),
@@ -341,6 +346,9 @@ fn revalidation_sees_edits_stamped_at_the_edges_of_time() {
             }
             assert_eq!(store.read(key).unwrap(), value, "{key}: a second read stamped {when}");
         }
+        // 1970, the two times before it and 2038 (or the last second before it) are told apart
+        // by any Linux file system that keeps times before 1970; ext4 here clamps 9999 only.
+        assert!(clamped.len() <= 3, "{key}: the file system kept {clamped:?} as earlier times");
     }
     let mut keys = store.keys().unwrap();
     keys.sort();
