@@ -85,7 +85,9 @@ fn spawn_as_nobody(role: &Role) -> std::process::Child {
         .unwrap()
 }
 
-fn read_report(child: &mut std::process::Child) -> Report {
+/// The child's report, and the rest of its output (to drain before waiting for it: a child whose
+/// output was closed fails writing libtest's summary).
+fn read_report(child: &mut std::process::Child) -> (Report, BufReader<std::process::ChildStdout>) {
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     loop {
@@ -93,7 +95,7 @@ fn read_report(child: &mut std::process::Child) -> Report {
         assert!(out.read_line(&mut line).unwrap() > 0, "the unprivileged child ended without a report");
         // libtest may print "test child ... " on the same line first.
         if let Some(at) = line.find("REPORT ") {
-            return serde_json::from_str(line[at + 7..].trim()).unwrap();
+            return (serde_json::from_str(line[at + 7..].trim()).unwrap(), out);
         }
     }
 }
@@ -190,7 +192,8 @@ fn another_user_cannot_block_the_store() {
         .unwrap();
     store.save("a/one", "1").unwrap();
     let mut child = spawn_as_nobody(&Role::Block { dir: dir.path().to_path_buf() });
-    let report = read_report(&mut child);
+    // Its output stays open while it holds what it took (it is killed below).
+    let (report, _output) = read_report(&mut child);
     // A save must not wait for the other user, whatever it holds.
     let (tx, rx) = std::sync::mpsc::channel();
     let saver = store.clone();
@@ -306,8 +309,10 @@ fn an_unprivileged_user_reads_a_root_owned_store() {
     let dir = open_dir();
     seed_store(dir.path());
     let mut child = spawn_as_nobody(&Role::Read { dir: dir.path().to_path_buf() });
-    let report = read_report(&mut child);
-    child.wait().unwrap();
+    let (report, mut rest) = read_report(&mut child);
+    std::io::copy(&mut rest, &mut std::io::sink()).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "the unprivileged child failed: {status}");
     assert_read_only_report(&report, "as uid 65534");
     assert_eq!(blocking::open(&url(dir.path())).unwrap().read("a/one").unwrap(), "1");
 }
